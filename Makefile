@@ -44,6 +44,7 @@ i18n: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -k __ -k lazy_gettext -k ngettext:1,2 -k lazy_ngettext:1,2 \
 		--no-location --sort-output -o locales/messages.pot .
 	$(VENV)/bin/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
+	$(PY) locales/fill_ru.py
 	$(MAKE) locales
 
 clean:

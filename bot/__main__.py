@@ -10,7 +10,9 @@ from bot.config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="«Портфолио» — school achievements bot")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="«Портфолио» — school achievements bot"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(subparsers)

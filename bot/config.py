@@ -27,8 +27,10 @@ class Settings(BaseSettings):
     admin_public_url: str = "http://127.0.0.1:8080"
     secret_key: str = "change-me"
     redis_url: str = ""
+    # Public HTTPS base URL for Telegram to call; empty means long polling.
     webhook_url: str = ""
     webhook_secret: str = ""
+    webhook_port: int = 8443
     log_level: str = "INFO"
     invite_ttl_days: int = Field(default=30, ge=1)
     retention_days: int = Field(default=30, ge=0)

@@ -1,0 +1,89 @@
+"""The composition root: the bot, the dispatcher and everything they need, the same in tests."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+import handlers
+from bot.config import Settings
+from bot.middlewares.context import ContextMiddleware
+from bot.middlewares.i18n import AccountI18nMiddleware
+from models.db import SessionFactory
+
+log = logging.getLogger(__name__)
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+
+
+def create_i18n(settings: Settings) -> I18n:
+    return I18n(path=LOCALES_DIR, default_locale=settings.default_locale, domain="messages")
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_url))
+        if settings.bot_api_url
+        else AiohttpSession()
+    )
+    return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def create_dispatcher(
+    settings: Settings, session_factory: SessionFactory, storage: BaseStorage
+) -> Dispatcher:
+    # Event isolation handles the updates of one chat one at a time, in the order they came (a lock per
+    # chat, FIFO); different chats stay concurrent. With Redis the lock is shared by every instance.
+    isolation = storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation)
+    dispatcher.update.outer_middleware(ContextMiddleware(session_factory, settings.default_locale))
+    i18n = create_i18n(settings)
+    dispatcher.update.outer_middleware(AccountI18nMiddleware(i18n))
+    dispatcher.include_routers(*handlers.routers())
+    dispatcher.errors.register(on_error)
+    dispatcher.startup.register(set_commands)
+    dispatcher["i18n_instance"] = i18n
+    return dispatcher
+
+
+async def set_commands(bot: Bot, i18n_instance: I18n) -> None:
+    """The command menu in every language, the school's default for everyone else."""
+    for locale in (*i18n_instance.available_locales, None):
+        with i18n_instance.use_locale(locale or i18n_instance.default_locale):
+            commands = [
+                BotCommand(command="start", description=_("Начало и главное меню")),
+                BotCommand(command="help", description=_("Справка")),
+                BotCommand(command="lang", description=_("Язык / Language")),
+                BotCommand(command="cancel", description=_("Отменить текущее действие")),
+            ]
+        await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=locale)
+
+
+async def on_error(event: ErrorEvent) -> None:
+    """Log without personal data and tell the person something went wrong, politely."""
+    log.exception(
+        "update %s failed: %s",
+        event.update.update_id,
+        type(event.exception).__name__,
+        exc_info=event.exception,
+    )
+    text = _("Извините, что-то пошло не так. Попробуйте ещё раз через минуту — ваши данные сохранены.")
+    try:
+        if event.update.message is not None:
+            await event.update.message.answer(text)
+        elif event.update.callback_query is not None:
+            await event.update.callback_query.answer(text, show_alert=True)
+    except Exception:  # the apology itself failed (network, blocked): nothing more to do
+        log.warning("could not apologise for update %s", event.update.update_id)

@@ -1,0 +1,54 @@
+"""Keyboards. The main menu is built from what the person is to the school."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.callbacks import ConsentCb, LanguageCb
+from bot.services.principal import Principal
+
+BTN_CHILDREN = __("👨‍👩‍👧 Мои дети")
+BTN_PROFILE = __("🙋 Мой профиль")
+BTN_MY_CLASS = __("🏫 Мой класс")
+BTN_COVERAGE = __("📊 Подключение")
+BTN_LANGUAGE = __("🌐 Язык")
+BTN_HELP = __("❓ Помощь")
+
+LANGUAGES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
+
+
+def main_menu(principal: Principal) -> ReplyKeyboardMarkup:
+    rows: list[list[str]] = []
+    if principal.is_guardian:
+        rows.append([str(BTN_CHILDREN)])
+    if principal.is_student:
+        rows.append([str(BTN_PROFILE)])
+    if principal.class_teacher_of:
+        rows.append([str(BTN_MY_CLASS)])
+    if principal.is_admin or principal.deputy_levels:
+        rows.append([str(BTN_COVERAGE)])
+    rows.append([str(BTN_LANGUAGE), str(BTN_HELP)])
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=text) for text in row] for row in rows],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+def consent_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("✅ Принимаю"), callback_data=ConsentCb(accept=True))
+    builder.button(text=_("❌ Не принимаю"), callback_data=ConsentCb(accept=False))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for code, title in LANGUAGES.items():
+        builder.button(text=title, callback_data=LanguageCb(code=code))
+    builder.adjust(2)
+    return builder.as_markup()

@@ -1,0 +1,82 @@
+"""Running the bot: build everything from the settings, poll (or serve a webhook), close cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import create_bot, create_dispatcher
+from bot.config import Settings
+from bot.storage import create_storage
+from models.db import SessionFactory, create_engine, create_session_factory
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: SessionFactory
+    bot: Bot
+    dispatcher: Dispatcher
+
+
+@asynccontextmanager
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Everything the bot needs, closed in reverse order at the end. The schema must be up to date."""
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    storage = create_storage(settings, session_factory)
+    bot = create_bot(settings)
+    dispatcher = create_dispatcher(settings, session_factory, storage)
+    try:
+        yield Runtime(settings, engine, session_factory, bot, dispatcher)
+    finally:
+        await storage.close()
+        await bot.session.close()
+        await engine.dispose()
+
+
+async def run_bot(settings: Settings) -> None:
+    async with runtime(settings) as rt:
+        if settings.webhook_url:
+            await _serve_webhook(rt)
+        else:
+            log.info("starting long polling")
+            await rt.dispatcher.start_polling(
+                rt.bot, allowed_updates=rt.dispatcher.resolve_used_update_types()
+            )
+
+
+async def _serve_webhook(rt: Runtime) -> None:
+    app = web.Application()
+    SimpleRequestHandler(rt.dispatcher, rt.bot, secret_token=rt.settings.webhook_secret or None).register(
+        app, path=WEBHOOK_PATH
+    )
+    setup_application(app, rt.dispatcher, bot=rt.bot)
+    await rt.bot.set_webhook(
+        rt.settings.webhook_url.rstrip("/") + WEBHOOK_PATH,
+        secret_token=rt.settings.webhook_secret or None,
+        allowed_updates=rt.dispatcher.resolve_used_update_types(),
+    )
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, rt.settings.admin_host, rt.settings.webhook_port)
+    await site.start()
+    log.info("serving the webhook on port %s", rt.settings.webhook_port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,57 @@
+"""Onboarding coverage: how many students of a class have a linked guardian and their own account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import GuardianLink, SchoolClass, Student
+from models.enums import GuardianLinkStatus, StudentStatus
+
+
+@dataclass(frozen=True)
+class StudentOnboarding:
+    student_id: int
+    full_name: str
+    guardians: int
+    has_account: bool
+
+
+@dataclass(frozen=True)
+class ClassCoverage:
+    class_label: str
+    students: list[StudentOnboarding]
+
+    @property
+    def with_guardian(self) -> int:
+        return sum(1 for s in self.students if s.guardians > 0)
+
+    @property
+    def with_account(self) -> int:
+        return sum(1 for s in self.students if s.has_account)
+
+
+async def class_coverage(session: AsyncSession, school_class: SchoolClass) -> ClassCoverage:
+    guardians = (
+        select(GuardianLink.student_id, func.count().label("n"))
+        .where(GuardianLink.status == GuardianLinkStatus.CONFIRMED)
+        .group_by(GuardianLink.student_id)
+        .subquery()
+    )
+    rows = (
+        await session.exec(
+            select(Student, func.coalesce(guardians.c.n, 0))
+            .outerjoin(guardians, guardians.c.student_id == Student.id)
+            .where(Student.class_id == school_class.id, Student.status == StudentStatus.ACTIVE)
+            .order_by(Student.surname, Student.name, Student.patronymic)
+        )
+    ).all()
+    return ClassCoverage(
+        class_label=school_class.label,
+        students=[
+            StudentOnboarding(student.id, student.full_name, int(n), student.account_id is not None)
+            for student, n in rows
+        ],
+    )

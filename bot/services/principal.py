@@ -1,0 +1,81 @@
+"""Who is acting: an account and everything it is to the school, loaded fresh for every update."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import Account, GuardianLink, StaffAssignment, Student
+from models.enums import GuardianLinkStatus, SchoolLevel, StaffRole, StudentStatus
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: int | None
+    is_admin: bool = False
+    deputy_levels: frozenset[SchoolLevel] = field(default_factory=frozenset)
+    class_teacher_of: frozenset[int] = field(default_factory=frozenset)  # class ids
+    is_teacher: bool = False
+    own_student_id: int | None = None
+    children: tuple[int, ...] = ()  # student ids, confirmed links only, in a stable order
+
+    @property
+    def is_staff(self) -> bool:
+        return self.is_admin or bool(self.deputy_levels) or bool(self.class_teacher_of) or self.is_teacher
+
+    @property
+    def is_guardian(self) -> bool:
+        return bool(self.children)
+
+    @property
+    def is_student(self) -> bool:
+        return self.own_student_id is not None
+
+    @property
+    def has_any_role(self) -> bool:
+        return self.is_staff or self.is_guardian or self.is_student
+
+
+ANONYMOUS = Principal(account_id=None)
+
+
+async def load_principal(session: AsyncSession, account: Account | None) -> Principal:
+    if account is None or account.id is None:
+        return ANONYMOUS
+    assignments = (
+        await session.exec(
+            select(StaffAssignment).where(StaffAssignment.account_id == account.id, StaffAssignment.active)
+        )
+    ).all()
+    children = (
+        await session.exec(
+            select(GuardianLink.student_id)
+            .join(Student, Student.id == GuardianLink.student_id)
+            .where(
+                GuardianLink.account_id == account.id,
+                GuardianLink.status == GuardianLinkStatus.CONFIRMED,
+                Student.status == StudentStatus.ACTIVE,
+            )
+            .order_by(Student.surname, Student.name)
+        )
+    ).all()
+    own_student_id = (
+        await session.exec(
+            select(Student.id).where(Student.account_id == account.id, Student.status == StudentStatus.ACTIVE)
+        )
+    ).first()
+    return Principal(
+        account_id=account.id,
+        is_admin=any(a.role == StaffRole.ADMIN for a in assignments),
+        deputy_levels=frozenset(
+            SchoolLevel(a.level) for a in assignments if a.role == StaffRole.DEPUTY and a.level
+        ),
+        class_teacher_of=frozenset(
+            a.class_id for a in assignments if a.role == StaffRole.CLASS_TEACHER and a.class_id
+        ),
+        is_teacher=any(a.role == StaffRole.TEACHER for a in assignments),
+        own_student_id=own_student_id,
+        children=tuple(children),
+    )

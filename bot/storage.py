@@ -1,0 +1,125 @@
+"""aiogram FSM storage in the database, so a restart or a deploy loses no dialogue.
+
+One `fsm_record` row per chat/user/destiny holds the state and the data (JSON). A row with neither is
+deleted. Redis is used instead when REDIS_URL is set (several bot processes, or a busy school).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiogram.exceptions import DataNotDictLikeError
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
+from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import Settings
+from models.base import utcnow
+from models.db import SessionFactory
+from models.fsm import FsmRecord
+
+EMPTY_DATA = "{}"
+
+# Dialects with INSERT ... ON CONFLICT DO UPDATE: one statement, no race between "exists?" and insert.
+_UPSERT_INSERTS: dict[str, Callable[..., Insert]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def default_key_builder() -> DefaultKeyBuilder:
+    # with_destiny: aiogram-dialog and scenes keep parallel states per chat under other destinies.
+    return DefaultKeyBuilder(with_destiny=True)
+
+
+def _dump(data: Mapping[str, Any]) -> str:
+    if not isinstance(data, Mapping):
+        raise DataNotDictLikeError(f"Data must be a dict or dict-like object, got {type(data).__name__}")
+    # Raises TypeError on values JSON can't hold, as a Redis storage would: better in a test than in prod.
+    return json.dumps(dict(data), ensure_ascii=False, separators=(",", ":"))
+
+
+class DatabaseStorage(BaseStorage):
+    """FSM storage on the `fsm_record` table; works on SQLite and PostgreSQL.
+
+    The session factory (and its engine) belongs to the composition root, which disposes it;
+    `close()` therefore leaves it open.
+    """
+
+    def __init__(self, session_factory: SessionFactory, key_builder: KeyBuilder | None = None) -> None:
+        self.session_factory = session_factory
+        self.key_builder = key_builder or default_key_builder()
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        value = state.state if isinstance(state, State) else state
+        async with self.session_factory.begin() as session:
+            await self._write(session, self.key_builder.build(key), state=value)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        async with self.session_factory() as session:
+            query = select(FsmRecord.state).where(FsmRecord.key == self.key_builder.build(key))
+            return (await session.exec(query)).one_or_none()
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        text = _dump(data)
+        async with self.session_factory.begin() as session:
+            await self._write(session, self.key_builder.build(key), data=text)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        async with self.session_factory() as session:
+            text = await self._read_data(session, self.key_builder.build(key))
+        return json.loads(text)
+
+    async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
+        # Read, merge and write in one transaction; PostgreSQL also locks the row. On SQLite the driver
+        # begins the transaction at the write, so two writers of one key could interleave: the per-chat
+        # ordering middleware is what rules that out (handlers of one chat run one at a time).
+        record_key = self.key_builder.build(key)
+        async with self.session_factory.begin() as session:
+            merged = json.loads(await self._read_data(session, record_key, for_update=True))
+            merged.update(data)
+            text = _dump(merged)
+            await self._write(session, record_key, data=text)
+        # What the next get_data will return, not the caller's objects.
+        return json.loads(text)
+
+    async def close(self) -> None:
+        """Nothing to do: the engine is disposed by whoever created it."""
+
+    async def _read_data(self, session: AsyncSession, record_key: str, *, for_update: bool = False) -> str:
+        query = select(FsmRecord.data).where(FsmRecord.key == record_key)
+        if for_update:
+            query = query.with_for_update()  # SELECT ... FOR UPDATE; SQLite ignores it
+        return (await session.exec(query)).one_or_none() or EMPTY_DATA
+
+    async def _write(self, session: AsyncSession, record_key: str, **values: str | None) -> None:
+        """Set `state` and/or `data` of the record; drop the record once it holds neither."""
+        now = utcnow()
+        if any(value not in (None, EMPTY_DATA) for value in values.values()):
+            dialect = session.get_bind().dialect.name
+            if dialect not in _UPSERT_INSERTS:
+                raise NotImplementedError(f"DatabaseStorage has no upsert for the {dialect!r} dialect")
+            insert = _UPSERT_INSERTS[dialect](FsmRecord).values(
+                {"key": record_key, "state": None, "data": EMPTY_DATA, "updated_at": now} | values
+            )
+            await session.exec(
+                insert.on_conflict_do_update(index_elements=["key"], set_={**values, "updated_at": now})
+            )
+            return
+        # Clearing: update if present, then delete the row if nothing is left in it.
+        where_key = FsmRecord.key == record_key
+        await session.exec(update(FsmRecord).where(where_key).values({**values, "updated_at": now}))
+        await session.exec(
+            delete(FsmRecord).where(where_key, col(FsmRecord.state).is_(None), FsmRecord.data == EMPTY_DATA)
+        )
+
+
+def create_storage(settings: Settings, session_factory: SessionFactory) -> BaseStorage:
+    """Redis when REDIS_URL is set (no connection is made until first use), else the database."""
+    if settings.redis_url:
+        return RedisStorage.from_url(settings.redis_url, key_builder=default_key_builder())
+    return DatabaseStorage(session_factory)

@@ -1,0 +1,32 @@
+"""Group chats: the bot works only in private chats, answers commands politely and shows no data."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+router = Router(name="groups")
+router.message.filter(F.chat.type != ChatType.PRIVATE)
+
+
+def refusal() -> str:
+    return _(
+        "Я работаю только в личных сообщениях, чтобы данные детей не попадали в общие чаты. Напишите мне лично."
+    )
+
+
+@router.message(F.text.startswith("/"))
+async def on_group_command(message: Message) -> None:
+    await message.reply(refusal())
+
+
+@router.message()
+async def on_group_chatter(message: Message) -> None:
+    """Ordinary group messages are none of the bot's business."""
+
+
+@router.callback_query(F.message.chat.type != ChatType.PRIVATE)
+async def on_group_button(query: CallbackQuery) -> None:
+    await query.answer(refusal(), show_alert=True)

@@ -1,0 +1,34 @@
+"""Shared fixtures. Every test that touches the database gets its own SQLite file, migrated to head."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.migrate import upgrade_database
+from models.db import SessionFactory, create_engine, create_session_factory
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A fresh, empty SQLite file (not created until something connects)."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}"
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The app's engine on `database_url`, after the real migrations ran on it."""
+    # Alembic runs its own event loop, hence the thread.
+    await asyncio.to_thread(upgrade_database, database_url)
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> SessionFactory:
+    return create_session_factory(engine)

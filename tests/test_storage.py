@@ -1,0 +1,124 @@
+"""The FSM storage keeps dialogues in the database, across restarts, and only JSON-able data."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
+from sqlmodel import select
+
+from bot.config import Settings
+from bot.storage import DatabaseStorage, create_storage
+from models.db import SessionFactory, create_engine, create_session_factory
+from models.fsm import FsmRecord
+
+KEY = StorageKey(bot_id=42, chat_id=1001, user_id=1001)
+
+
+class Submit(StatesGroup):
+    title = State()
+
+
+@pytest.fixture
+def storage(session_factory: SessionFactory) -> DatabaseStorage:
+    return DatabaseStorage(session_factory)
+
+
+async def records(session_factory: SessionFactory) -> list[FsmRecord]:
+    async with session_factory() as session:
+        return list((await session.exec(select(FsmRecord))).all())
+
+
+async def test_state_and_data_are_kept(storage: DatabaseStorage) -> None:
+    assert await storage.get_state(KEY) is None
+    assert await storage.get_data(KEY) == {}
+
+    await storage.set_state(KEY, Submit.title)
+    await storage.set_data(KEY, {"category": "sport", "files": ["a", "b"], "title": "Кросс «Осень»"})
+
+    assert await storage.get_state(KEY) == "Submit:title"
+    assert await storage.get_data(KEY) == {"category": "sport", "files": ["a", "b"], "title": "Кросс «Осень»"}
+    assert await storage.get_value(KEY, "category") == "sport"
+
+
+async def test_other_chats_and_destinies_are_separate(storage: DatabaseStorage) -> None:
+    await storage.set_state(KEY, "a")
+    await storage.set_state(StorageKey(bot_id=42, chat_id=1002, user_id=1002), "b")
+    await storage.set_state(StorageKey(bot_id=42, chat_id=1001, user_id=1001, destiny="dialog"), "c")
+    assert await storage.get_state(KEY) == "a"
+
+
+async def test_update_data_merges_into_what_is_stored(storage: DatabaseStorage) -> None:
+    await storage.set_data(KEY, {"category": "sport", "level": "city"})
+    merged = await storage.update_data(KEY, {"level": "region", "result": "winner"})
+    assert merged == {"category": "sport", "level": "region", "result": "winner"}
+    assert await storage.get_data(KEY) == merged
+
+
+async def test_setting_state_keeps_data_and_setting_data_keeps_state(storage: DatabaseStorage) -> None:
+    await storage.set_state(KEY, "Submit:title")
+    await storage.update_data(KEY, {"category": "sport"})
+    await storage.set_state(KEY, "Submit:files")
+    assert await storage.get_data(KEY) == {"category": "sport"}
+    assert await storage.get_state(KEY) == "Submit:files"
+
+
+async def test_clearing_state_and_data_deletes_the_row(
+    storage: DatabaseStorage, session_factory: SessionFactory
+) -> None:
+    await storage.set_state(KEY, "Submit:title")
+    await storage.set_data(KEY, {"category": "sport"})
+    assert len(await records(session_factory)) == 1
+
+    await storage.set_state(KEY, None)
+    assert len(await records(session_factory)) == 1  # data is still there
+    await storage.set_data(KEY, {})
+    assert await records(session_factory) == []
+    assert await storage.get_state(KEY) is None
+    assert await storage.get_data(KEY) == {}
+
+
+async def test_dialogue_survives_a_restart(database_url: str, session_factory: SessionFactory) -> None:
+    first_engine = create_engine(database_url)
+    first = DatabaseStorage(create_session_factory(first_engine))
+    await first.set_state(KEY, Submit.title)
+    await first.update_data(KEY, {"category": "sport"})
+    await first.close()
+    await first_engine.dispose()
+
+    second_engine = create_engine(database_url)
+    try:
+        second = DatabaseStorage(create_session_factory(second_engine))
+        assert await second.get_state(KEY) == "Submit:title"
+        assert await second.get_data(KEY) == {"category": "sport"}
+    finally:
+        await second_engine.dispose()
+
+
+async def test_data_that_json_cannot_hold_is_refused(storage: DatabaseStorage) -> None:
+    with pytest.raises(TypeError):
+        await storage.set_data(KEY, {"when": date(2026, 5, 1)})
+    with pytest.raises(TypeError):
+        await storage.update_data(KEY, {"files": {"a", "b"}})
+    assert await storage.get_data(KEY) == {}
+
+
+async def test_data_comes_back_as_json_would_give_it(storage: DatabaseStorage) -> None:
+    # Like Redis: tuples become lists and int keys become strings. Handlers must not rely on either.
+    returned = await storage.update_data(KEY, {"pair": (1, 2), "by_id": {7: "x"}})
+    assert returned == {"pair": [1, 2], "by_id": {"7": "x"}}
+    assert await storage.get_data(KEY) == returned
+
+
+def test_redis_url_gives_a_redis_storage_without_connecting(session_factory: SessionFactory) -> None:
+    # 127.0.0.1:1 has nothing listening; creating the storage must not try to connect.
+    storage = create_storage(Settings(redis_url="redis://127.0.0.1:1/0"), session_factory)
+    assert isinstance(storage, RedisStorage)
+    assert storage.key_builder.build(KEY) == "fsm:1001:1001:default"
+
+
+def test_without_redis_url_the_database_is_used(session_factory: SessionFactory) -> None:
+    assert isinstance(create_storage(Settings(redis_url=""), session_factory), DatabaseStorage)
