@@ -61,7 +61,7 @@ def create_dispatcher(
 async def set_commands(bot: Bot, i18n_instance: I18n) -> None:
     """The command menu in every language, the school's default for everyone else."""
     for locale in (*i18n_instance.available_locales, None):
-        with i18n_instance.use_locale(locale or i18n_instance.default_locale):
+        with i18n_instance.context(), i18n_instance.use_locale(locale or i18n_instance.default_locale):
             commands = [
                 BotCommand(command="start", description=_("Начало и главное меню")),
                 BotCommand(command="help", description=_("Справка")),

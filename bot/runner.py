@@ -13,6 +13,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import handlers
 from bot.app import create_bot, create_dispatcher
 from bot.config import Settings
 from bot.storage import create_storage
@@ -44,6 +45,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     try:
         yield Runtime(settings, engine, session_factory, bot, dispatcher)
     finally:
+        handlers.detach(dispatcher)
         await storage.close()
         await bot.session.close()
         await engine.dispose()

@@ -1,9 +1,19 @@
 """The bot's routers, in the order they are tried."""
 
-from aiogram import Router
+from aiogram import Dispatcher, Router
 
 from handlers import common, fallback, groups, start
 
 
 def routers() -> list[Router]:
     return [groups.router, start.router, common.router, fallback.router]
+
+
+def detach(dispatcher: Dispatcher) -> None:
+    """Free the module-level routers when a dispatcher is thrown away (a restart inside one process).
+
+    aiogram attaches a router to one parent for good and has no public way back.
+    """
+    for router in dispatcher.sub_routers:
+        router._parent_router = None
+    dispatcher.sub_routers.clear()

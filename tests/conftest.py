@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.migrate import upgrade_database
 from models.db import SessionFactory, create_engine, create_session_factory
+from tests.harness import BotHarness, running_bot
 
 
 @pytest.fixture
@@ -32,3 +33,10 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     return create_session_factory(engine)
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    """The real bot polling the strict local Bot API server, on a fresh migrated database."""
+    async with running_bot(tmp_path) as harness:
+        yield harness
