@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.migrate import upgrade_database
 from bot.runner import Runtime, runtime
+from models.db import SessionFactory
 from tests.telegram_server import TelegramServer
 
 
@@ -26,7 +27,8 @@ class BotHarness:
         self.runtime: Runtime | None = None
 
     @property
-    def session_factory(self):  # noqa: ANN201 - the runtime's factory, live across restarts
+    def session_factory(self) -> SessionFactory:
+        """The current runtime's session factory (a new one after each restart)."""
         assert self.runtime is not None
         return self.runtime.session_factory
 

@@ -1,5 +1,5 @@
 """CLI commands. Each module defines `register(subparsers)` that sets `func(settings, args) -> int`."""
 
-from bot.cli import migrate, run
+from bot.cli import invites, migrate, roster, run
 
-COMMAND_MODULES = [run, migrate]
+COMMAND_MODULES = [run, migrate, roster, invites]
