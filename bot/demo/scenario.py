@@ -1,0 +1,255 @@
+"""The demo: a small school plays its first week with the real bot against the local Bot API server.
+
+The bot runs as its own process (`python -m bot run`, exactly what `make run` starts), with its real
+database and scheduler; the administrator's tools run as the real CLI. People are played through the
+strict local Bot API server from the tests. Everything a person saw is printed as a transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import select
+
+from bot.config import Settings
+from bot.migrate import upgrade_database
+from bot.reports.invite_sheet import build_invite_csv, build_invite_sheet
+from bot.services.invites import SheetEntry, issue_class_sheet_invites, last_valid_day
+from bot.services.roster import normalize_class_label
+from models import SchoolClass
+from models.db import create_engine, create_session_factory
+from models.enums import AuditChannel
+from tests.telegram_server import TelegramServer
+from tests.tg_users import FakeUser
+
+ROOT = Path(__file__).resolve().parents[2]
+ROSTER = Path(__file__).with_name("roster.csv")
+_LINK = re.compile(r"start=([A-Za-z0-9_-]+)")
+
+
+class Demo:
+    def __init__(self, server: TelegramServer, workdir: Path, output: Path, school_name: str) -> None:
+        self.server = server
+        self.output = output
+        self.log = (output / "bot.log").open("ab")  # the bot's own log lines, across restarts
+        self.settings = Settings(
+            _env_file=None,
+            bot_token=server.token,
+            bot_api_url=server.base_url,
+            database_url=f"sqlite+aiosqlite:///{workdir / 'portfolio.sqlite3'}",
+            media_dir=workdir / "media",
+            school_name=school_name,
+        )
+        # The bot and the CLI are separate processes: they get the same settings through the environment.
+        self.env = {
+            **os.environ,
+            "BOT_TOKEN": self.settings.bot_token,
+            "BOT_API_URL": self.settings.bot_api_url,
+            "DATABASE_URL": self.settings.database_url,
+            "MEDIA_DIR": str(self.settings.media_dir),
+            "SCHOOL_NAME": school_name,
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.bot_process: asyncio.subprocess.Process | None = None
+        self._printed = 0
+
+    # -- the administrator's tools: the real CLI ---------------------------------------------------------
+
+    async def cli(self, *args: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", *args, cwd=ROOT, env=self.env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        stdout, stderr = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"`python -m bot {' '.join(args)}` failed:\n{stderr.decode()}")
+        print(f"$ python -m bot {' '.join(args)}")
+        print("  " + stdout.decode().strip().replace("\n", "\n  "))
+        return stdout.decode()
+
+    async def staff_code(self, *args: str) -> str:
+        match = _LINK.search(await self.cli(*args, "--bot-username", self.server.bot_username))
+        assert match, "the CLI printed no invite link"
+        return match.group(1)
+
+    async def class_sheet(self, class_label: str, guardians_per_student: int = 2) -> list[SheetEntry]:
+        """The invite sheet a class teacher prints for the parent meeting, as PDF and CSV."""
+        engine = create_engine(self.settings.database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                grade, letter = normalize_class_label(class_label)
+                school_class = (
+                    await session.exec(
+                        select(SchoolClass).where(SchoolClass.grade == grade, SchoolClass.letter == letter)
+                    )
+                ).one()
+                entries = await issue_class_sheet_invites(
+                    session, school_class.id, self.settings.invite_ttl,
+                    guardian_codes_per_student=guardians_per_student, channel=AuditChannel.CLI,
+                )  # fmt: skip
+        finally:
+            await engine.dispose()
+        expires_on = last_valid_day(entries[0].expires_at, self.settings.tz)
+        today = datetime.now(self.settings.tz).date()
+        pdf = build_invite_sheet(
+            self.settings.school_name, class_label, entries, self.server.bot_username, today, expires_on
+        )
+        (self.output / f"invites-{class_label}.pdf").write_bytes(pdf)
+        (self.output / f"invites-{class_label}.csv").write_bytes(
+            build_invite_csv(entries, self.server.bot_username, expires_on)
+        )
+        print(f"Лист приглашений {class_label}: {self.output / f'invites-{class_label}.pdf'}")
+        return entries
+
+    # -- the bot -------------------------------------------------------------------------------------
+
+    async def start_bot(self) -> None:
+        requests_before = len(self.server.requests)
+        self.bot_process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log
+        )
+        while not any(r.method == "getUpdates" for r in self.server.requests[requests_before:]):
+            if self.bot_process.returncode is not None:
+                raise RuntimeError(f"the bot exited with {self.bot_process.returncode}; see {self.log.name}")
+            await asyncio.sleep(0.05)
+
+    async def stop_bot(self) -> None:
+        if self.bot_process is None:
+            return
+        self.bot_process.terminate()  # SIGTERM: aiogram stops polling and closes cleanly
+        await asyncio.wait_for(self.bot_process.wait(), 15)
+        self.bot_process = None
+
+    # -- people ------------------------------------------------------------------------------------------
+
+    def scene(self, title: str) -> None:
+        self.flush()
+        print(f"\n=== {title} ===")
+
+    def flush(self) -> None:
+        """Print what happened in the chats since the last call."""
+        lines = self.server.transcript()
+        for line in lines[self._printed :]:
+            print("  " + line)
+        self._printed = len(lines)
+
+
+async def join(user: FakeUser, code: str, *, consent: bool = True) -> None:
+    user.send_text(f"/start {code}")
+    if consent:
+        await user.wait_for("Согласие на обработку")
+        user.press("✅ Принимаю")
+    await user.wait_for("Выберите действие в меню")
+
+
+async def play(demo: Demo) -> None:
+    server = demo.server
+    demo.scene("Администратор загружает список учащихся и приглашает сотрудников")
+    await demo.cli("import-roster", str(ROSTER))
+    admin_code, teacher_5a_code, deputy_code = await asyncio.gather(  # three terminals at once
+        demo.staff_code("init-admin"),
+        demo.staff_code("invites", "staff", "--role", "class_teacher", "--class", "5А"),
+        demo.staff_code("invites", "staff", "--role", "deputy", "--level", "ООО"),
+    )
+    entries_5a = {e.full_name: e for e in await demo.class_sheet("5А")}
+    entries_5b = {e.full_name: e for e in await demo.class_sheet("5Б", guardians_per_student=1)}
+
+    await demo.start_bot()
+
+    demo.scene("Директор открывает ссылку администратора")
+    director = server.user(first_name="Елена", last_name="Викторовна")
+    await join(director, admin_code, consent=False)
+
+    demo.scene("Классный руководитель 5А и заместитель директора по ООО подключаются")
+    teacher = server.user(first_name="Ольга", last_name="Петровна")
+    await join(teacher, teacher_5a_code, consent=False)
+    deputy = server.user(first_name="Игорь", last_name="Семёнович")
+    await join(deputy, deputy_code, consent=False)
+
+    demo.scene("Родители на собрании сканируют QR-код со своего листка")
+    mother = server.user(first_name="Наталья", last_name="Иванова")
+    await join(mother, entries_5a["Иванов Пётр Сергеевич"].guardian_codes[0])
+    father = server.user(first_name="Андрей", last_name="Смирнов")
+    await join(father, entries_5a["Смирнова Алиса Андреевна"].guardian_codes[0])
+    await join(father, entries_5b["Смирнов Борис Андреевич"].guardian_codes[0])
+    father.send_text("👨‍👩‍👧 Мои дети")
+    await father.wait_for("Ваши дети")
+
+    demo.scene("Мама сначала отказывается от согласия, потом передумывает")
+    hesitant = server.user(first_name="Светлана", last_name="Кузнецова")
+    hesitant.send_text(f"/start {entries_5a['Кузнецов Илья Дмитриевич'].guardian_codes[0]}")
+    await hesitant.wait_for("Согласие на обработку")
+    hesitant.press("❌ Не принимаю")
+    await hesitant.wait_for("Код остаётся действительным")
+    await join(hesitant, entries_5a["Кузнецов Илья Дмитриевич"].guardian_codes[0])
+
+    demo.scene("Ученик подключается сам, набрав код вручную")
+    pupil = server.user(first_name="Петя")
+    pupil.send_text("/start")
+    await pupil.wait_for("код приглашения")
+    student_code = entries_5a["Иванов Пётр Сергеевич"].student_code
+    assert student_code is not None
+    pupil.send_text(student_code)
+    await pupil.wait_for("Согласие на обработку")
+    pupil.press("✅ Принимаю")
+    await pupil.wait_for("Выберите действие в меню")
+
+    demo.scene("Кто-то пробует чужой и выдуманный коды")
+    stranger = server.user(first_name="Незнакомец")
+    stranger.send_text(f"/start {entries_5a['Иванов Пётр Сергеевич'].student_code}")
+    await stranger.wait_for("уже использован")
+    stranger.send_text("/start 123")
+    await stranger.wait_for("не найден")
+
+    demo.scene("Родитель пишет боту в общий чат класса")
+    group = server.group(-1001234567890, "Родители 5А")
+    mother.send_text("/start", chat=group)
+    await group.wait_for("только в личных сообщениях")
+
+    demo.scene("Классный руководитель смотрит, кто подключился; заместитель — охват по классам")
+    teacher.send_text("🏫 Мой класс")
+    await teacher.wait_for("5А класс")
+    deputy.send_text("📊 Подключение")
+    await deputy.wait_for("Подключение родителей")
+
+    demo.scene("Папа переключает язык на английский")
+    father.send_text("/lang")
+    await father.wait_for("Choose your language")
+    father.press("English")
+    await father.wait_for("Menu updated")
+    father.send_text("/help")
+    await father.next_message()
+
+    demo.scene("Бот перезапускается посреди разговора — ничего не теряется")
+    late = server.user(first_name="Мария", last_name="Попова")
+    late.send_text(f"/start {entries_5a['Попова Ксения Олеговна'].guardian_codes[0]}")
+    await late.wait_for("Согласие на обработку")
+    await demo.stop_bot()
+    await demo.start_bot()
+    late.press("✅ Принимаю")
+    await late.wait_for("Выберите действие в меню")
+    demo.flush()
+
+
+async def run_demo(output: Path, school_name: str) -> int:
+    await asyncio.to_thread(output.mkdir, parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="portfolio-demo-"))
+    async with TelegramServer() as server:
+        demo = Demo(server, workdir, output, school_name)
+        await asyncio.to_thread(upgrade_database, demo.settings.database_url)
+        try:
+            await play(demo)
+        finally:
+            await demo.stop_bot()
+            demo.log.close()
+    (output / "transcript.txt").write_text("\n".join(server.transcript()) + "\n", encoding="utf-8")
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\nГотово. Листы приглашений, журнал бота и стенограмма: {output}/")
+    return 0
