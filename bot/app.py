@@ -18,6 +18,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 import handlers
+from bot.background import Background
 from bot.config import Settings
 from bot.middlewares.context import ContextMiddleware
 from bot.middlewares.i18n import AccountI18nMiddleware
@@ -42,18 +43,22 @@ def create_bot(settings: Settings) -> Bot:
 
 
 def create_dispatcher(
-    settings: Settings, session_factory: SessionFactory, storage: BaseStorage
+    settings: Settings, session_factory: SessionFactory, storage: BaseStorage, background: Background
 ) -> Dispatcher:
     # Event isolation handles the updates of one chat one at a time, in the order they came (a lock per
     # chat, FIFO); different chats stay concurrent. With Redis the lock is shared by every instance.
     isolation = storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation)
-    dispatcher.update.outer_middleware(ContextMiddleware(session_factory, settings.default_locale))
+    dispatcher.update.outer_middleware(
+        ContextMiddleware(session_factory, settings.default_locale, on_queued=background.sender.wake)
+    )
     i18n = create_i18n(settings)
     dispatcher.update.outer_middleware(AccountI18nMiddleware(i18n))
     dispatcher.include_routers(*handlers.routers())
     dispatcher.errors.register(on_error)
     dispatcher.startup.register(set_commands)
+    dispatcher.startup.register(background.start)
+    dispatcher.shutdown.register(background.stop)
     dispatcher["i18n_instance"] = i18n
     return dispatcher
 

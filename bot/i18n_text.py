@@ -15,4 +15,3 @@ def _(text: str) -> str:
         return get_i18n().gettext(text)
     except LookupError:
         return text
-

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import handlers
 from bot.app import create_bot, create_dispatcher
+from bot.background import Background
 from bot.config import Settings
 from bot.storage import create_storage
 from models.db import SessionFactory, create_engine, create_session_factory
@@ -41,7 +42,8 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     session_factory = create_session_factory(engine)
     storage = create_storage(settings, session_factory)
     bot = create_bot(settings)
-    dispatcher = create_dispatcher(settings, session_factory, storage)
+    background = Background(session_factory, settings.media_dir)
+    dispatcher = create_dispatcher(settings, session_factory, storage, background)
     try:
         yield Runtime(settings, engine, session_factory, bot, dispatcher)
     finally:

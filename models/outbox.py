@@ -24,4 +24,7 @@ class Notification(SQLModel, table=True):
     not_before: datetime | None = timestamp_field(index=True)
     created_at: datetime = created_at_field()
     sent_at: datetime | None = timestamp_field()
+    # The Telegram message that carries the text and buttons, so it can be edited later (a review card
+    # shows the decision once someone decided, wherever it was decided).
+    message_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     error: str | None = Field(default=None, max_length=255)

@@ -10,14 +10,18 @@ from aiogram.enums import ChatType
 from aiogram.types import Chat, TelegramObject, User
 
 from bot.services.accounts import TelegramProfile, touch_account
+from bot.services.outbox import QUEUED_FLAG
 from bot.services.principal import ANONYMOUS, load_principal
 from models.db import SessionFactory
 
 
 class ContextMiddleware(BaseMiddleware):
-    def __init__(self, session_factory: SessionFactory, default_locale: str) -> None:
+    def __init__(
+        self, session_factory: SessionFactory, default_locale: str, on_queued: Callable[[], None]
+    ) -> None:
         self._session_factory = session_factory
         self._default_locale = default_locale
+        self._on_queued = on_queued  # wakes the outbox sender when a handler queued a notification
 
     async def __call__(
         self,
@@ -37,4 +41,8 @@ class ContextMiddleware(BaseMiddleware):
                 account = await touch_account(session, profile, self._default_locale)
                 data["account"] = account
                 data["principal"] = await load_principal(session, account)
-            return await handler(event, data)
+            try:
+                return await handler(event, data)
+            finally:
+                if session.info.pop(QUEUED_FLAG, False):
+                    self._on_queued()

@@ -65,6 +65,9 @@ class NotificationPayload(BaseModel):
         return len(self.photo_paths) > 1
 
 
+QUEUED_FLAG = "outbox_queued"
+
+
 async def enqueue(
     session: AsyncSession,
     account_id: int,
@@ -88,3 +91,5 @@ async def enqueue(
         .on_conflict_do_nothing(index_elements=["dedup_key"])
     )
     await session.exec(statement)
+    # Read after the commit by whoever runs the sender, to wake it at once instead of at its next poll.
+    session.info[QUEUED_FLAG] = True

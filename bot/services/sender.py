@@ -65,6 +65,7 @@ class _Job:
     account_id: int
     chat_id: int
     payload: NotificationPayload | None = None  # read when the row is claimed
+    message_id: int | None = None  # of the last part sent
 
 
 class OutboxSender:
@@ -149,7 +150,9 @@ class OutboxSender:
                 if self._parts_done.get(job.notification_id, 0) < len(_part_sizes(job.payload)):
                     jobs.append(job)  # the buttons after an album: when the chat allows it
                 else:
-                    await self._finish(session_factory, job.notification_id, wall())
+                    await self._finish(
+                        session_factory, job.notification_id, wall(), message_id=job.message_id
+                    )
                     delivered += 1
         return delivered
 
@@ -215,7 +218,7 @@ class OutboxSender:
         items = _part_sizes(job.payload)[part]
         await self._wait_for_global_slot()
         try:
-            await _send_part(bot, job.chat_id, job.payload, part, media_dir)
+            job.message_id = await _send_part(bot, job.chat_id, job.payload, part, media_dir)
         except TelegramRetryAfter as error:
             self._next_send_at = self._clock() + error.retry_after
             log.warning(
@@ -294,8 +297,10 @@ class OutboxSender:
         now: datetime,
         *,
         error: str | None = None,
+        message_id: int | None = None,
     ) -> None:
-        """Mark the row SENT, or FAILED with `error`; either way it is never sent again."""
+        """Mark the row SENT (with the id of its last message), or FAILED with `error`; either way it is
+        never sent again."""
         self._parts_done.pop(notification_id, None)
         async with session_factory() as session:
             notification = await session.get(Notification, notification_id)
@@ -304,6 +309,7 @@ class OutboxSender:
             if error is None:
                 notification.status = OutboxStatus.SENT
                 notification.sent_at = now
+                notification.message_id = message_id
             else:
                 notification.status = OutboxStatus.FAILED
                 notification.error = error[:255]
@@ -335,9 +341,8 @@ def _media_file(media_dir: Path, relative: str) -> FSInputFile:
     return FSInputFile(path)
 
 
-async def _send_part(
-    bot: Bot, chat_id: int, payload: NotificationPayload, part: int, media_dir: Path
-) -> None:
+async def _send_part(bot: Bot, chat_id: int, payload: NotificationPayload, part: int, media_dir: Path) -> int:
+    """Send one request of the notification; the id of the (last) message it sent."""
     html = ParseMode.HTML
     if payload.is_album and part == 0:
         media = [
@@ -348,13 +353,13 @@ async def _send_part(
             )
             for index, path in enumerate(payload.photo_paths)
         ]
-        await bot.send_media_group(chat_id, media)
-    elif payload.is_album:
-        await bot.send_message(
+        return (await bot.send_media_group(chat_id, media))[-1].message_id
+    if payload.is_album:
+        message = await bot.send_message(
             chat_id, payload.buttons_text or payload.text, parse_mode=html, reply_markup=_keyboard(payload)
         )
     elif payload.photo_paths:
-        await bot.send_photo(
+        message = await bot.send_photo(
             chat_id,
             _media_file(media_dir, payload.photo_paths[0]),
             caption=payload.text,
@@ -362,7 +367,7 @@ async def _send_part(
             reply_markup=_keyboard(payload),
         )
     elif payload.document_path:
-        await bot.send_document(
+        message = await bot.send_document(
             chat_id,
             _media_file(media_dir, payload.document_path),
             caption=payload.text,
@@ -370,4 +375,7 @@ async def _send_part(
             reply_markup=_keyboard(payload),
         )
     else:
-        await bot.send_message(chat_id, payload.text, parse_mode=html, reply_markup=_keyboard(payload))
+        message = await bot.send_message(
+            chat_id, payload.text, parse_mode=html, reply_markup=_keyboard(payload)
+        )
+    return message.message_id

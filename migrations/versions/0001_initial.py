@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-03 14:02:10.446034
+Create Date: 2026-12-03 14:45:54.709352
 
 """
 
@@ -115,6 +115,7 @@ def upgrade() -> None:
     sa.Column('not_before', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('message_id', sa.BigInteger(), nullable=True),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_notification_account_id_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification')),
