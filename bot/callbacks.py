@@ -9,3 +9,51 @@ class ConsentCb(CallbackData, prefix="cs"):
 
 class LanguageCb(CallbackData, prefix="lg"):
     code: str
+
+
+class ReviewCb(CallbackData, prefix="rv"):
+    """The review card's buttons (packed by bot.services.submissions.review_callback)."""
+
+    action: str
+    achievement_id: int
+
+
+class SubmitCb(CallbackData, prefix="sb"):
+    """A choice in the achievement wizard: `step` is the question, `value` the answer (short ids only)."""
+
+    step: str
+    value: str = ""
+
+
+class WithdrawCb(CallbackData, prefix="wd"):
+    achievement_id: int
+
+
+class ReviewReasonCb(CallbackData, prefix="rr"):
+    """A rejection reason picked on the review card (a RejectReason value)."""
+
+    achievement_id: int
+    reason: str
+
+
+class ReviewFieldCb(CallbackData, prefix="rf"):
+    """Which field of a pending achievement the reviewer corrects."""
+
+    achievement_id: int
+    field: str
+
+
+class ReviewValueCb(CallbackData, prefix="rc"):
+    """A corrected value picked from the taxonomy; `category` carries a new category that needs a new
+    result, so both are saved together."""
+
+    achievement_id: int
+    field: str
+    value: str
+    category: str = ""
+
+
+class PendingPageCb(CallbackData, prefix="pq"):
+    """A page of the reviewer's /pending queue."""
+
+    page: int

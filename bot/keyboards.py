@@ -10,6 +10,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.callbacks import ConsentCb, LanguageCb
 from bot.services.principal import Principal
 
+BTN_SUBMIT = __("➕ Добавить достижение")
 BTN_CHILDREN = __("👨‍👩‍👧 Мои дети")
 BTN_PROFILE = __("🙋 Мой профиль")
 BTN_MY_CLASS = __("🏫 Мой класс")
@@ -22,6 +23,8 @@ LANGUAGES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
 
 def main_menu(principal: Principal) -> ReplyKeyboardMarkup:
     rows: list[list[str]] = []
+    if principal.has_any_role:
+        rows.append([str(BTN_SUBMIT)])
     if principal.is_guardian:
         rows.append([str(BTN_CHILDREN)])
     if principal.is_student:

@@ -6,3 +6,24 @@ from aiogram.fsm.state import State, StatesGroup
 class Onboarding(StatesGroup):
     code = State()  # waiting for an invite code typed by hand
     consent = State()  # consent text shown; data: code, student_id
+
+
+class Review(StatesGroup):
+    reason = State()  # typing a rejection reason («другое»); data: achievement_id
+    correct_title = State()  # typing a corrected title; data: achievement_id
+    correct_date = State()  # typing a corrected date; data: achievement_id
+
+
+class Submission(StatesGroup):
+    """The achievement wizard; data: student_id, files, category, level, result, title, event_date, ..."""
+
+    child = State()
+    evidence = State()
+    category = State()
+    level = State()
+    result = State()
+    title = State()
+    date = State()
+    date_typed = State()
+    source = State()
+    confirm = State()

@@ -14,60 +14,13 @@ from models import (
     Consent,
     GuardianLink,
     Invite,
-    SchoolClass,
     StaffAssignment,
     Student,
 )
 from models.base import utcnow
 from models.enums import ConsentDecision, GuardianLinkStatus, SchoolLevel, StaffRole
 from tests.harness import BotHarness
-
-TTL = timedelta(days=30)
-
-
-async def add_student(
-    bot: BotHarness, class_label: str, surname: str, name: str, patronymic: str = ""
-) -> int:
-    grade, letter = int(class_label[:-1]), class_label[-1]
-    async with bot.session_factory() as session:
-        school_class = (
-            await session.exec(
-                select(SchoolClass).where(SchoolClass.grade == grade, SchoolClass.letter == letter)
-            )
-        ).first()
-        if school_class is None:
-            school_class = SchoolClass(grade=grade, letter=letter)
-            session.add(school_class)
-            await session.flush()
-        student = Student(class_id=school_class.id, surname=surname, name=name, patronymic=patronymic)
-        session.add(student)
-        await session.commit()
-        return student.id
-
-
-async def guardian_code(bot: BotHarness, student_id: int) -> str:
-    async with bot.session_factory() as session:
-        return (await invites.create_guardian_invite(session, student_id, TTL)).code
-
-
-async def student_code(bot: BotHarness, student_id: int) -> str:
-    async with bot.session_factory() as session:
-        return (await invites.create_student_invite(session, student_id, TTL)).code
-
-
-async def staff_code(
-    bot: BotHarness, role: StaffRole, level: SchoolLevel | None = None, class_label: str | None = None
-) -> str:
-    async with bot.session_factory() as session:
-        class_id = None
-        if class_label:
-            grade, letter = int(class_label[:-1]), class_label[-1]
-            class_id = (
-                await session.exec(
-                    select(SchoolClass.id).where(SchoolClass.grade == grade, SchoolClass.letter == letter)
-                )
-            ).one()
-        return (await invites.create_staff_invite(session, role, level, class_id, TTL)).code
+from tests.people import TTL, add_student, guardian_code, staff_code, student_code
 
 
 async def test_guardian_joins_by_deep_link_after_accepting_consent(bot: BotHarness) -> None:

@@ -1,0 +1,282 @@
+"""The achievement wizard as parents, students and teachers use it, through the local Bot API server."""
+
+from __future__ import annotations
+
+import io
+import random
+
+from PIL import Image
+from sqlmodel import select
+
+from models import Achievement, EvidenceFile, Notification
+from models.enums import AchievementStatus, StaffRole
+from tests.harness import BotHarness
+from tests.people import add_student, guardian_of, staff_member
+
+OLYMPIAD = "Предметная олимпиада"
+
+
+def photo(seed: int = 1, size: tuple[int, int] = (60, 40)) -> bytes:
+    """A small distinct JPEG (a different seed gives different bytes)."""
+    image = Image.new("RGB", size, (seed * 37 % 256, seed * 91 % 256, seed * 13 % 256))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+async def answer_wizard(user, title: str = "Олимпиада по математике") -> None:  # noqa: ANN001
+    """Category → level → result → title → today → our school → confirm."""
+    await user.wait_for("Выберите категорию")
+    user.press(OLYMPIAD)
+    await user.wait_for("Какого уровня")
+    user.press("региональный")
+    await user.wait_for("Какой результат")
+    user.press("призёр")
+    await user.wait_for("Напишите название")
+    user.send_text(title)
+    await user.wait_for("Когда было мероприятие")
+    user.press("Сегодня")
+    await user.wait_for("Где получено")
+    user.press("в нашей школе")
+    await user.wait_for("Проверьте, всё ли верно")
+    user.press("✅ Подтвердить")
+
+
+async def test_parent_sends_a_diploma_and_the_class_teacher_gets_the_card(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А")
+    parent = await guardian_of(bot, student_id)
+
+    parent.send_text("➕ Добавить достижение")
+    await parent.wait_for("Пришлите фото диплома")
+    parent.send_photo(photo())
+    await answer_wizard(parent)
+    done = await parent.wait_for("отправлено на проверку")
+    assert "№ " in done.text
+
+    card = await teacher.wait_for("на проверку", timeout=10)
+    assert card.kind == "photo"
+    assert "Иванов Пётр, 5А" in card.caption and "призёр" in card.caption
+    assert [["✅ Одобрить", "❌ Отклонить"], ["✏️ Исправить"]] == card.buttons
+    async with bot.session_factory() as session:
+        achievement = (await session.exec(select(Achievement))).one()
+        assert achievement.status == AchievementStatus.PENDING and achievement.student_id == student_id
+        assert len((await session.exec(select(EvidenceFile))).all()) == 1
+
+
+async def test_a_photo_from_the_main_menu_starts_the_wizard(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    parent.send_photo(photo())
+    await answer_wizard(parent)
+    await parent.wait_for("отправлено на проверку")
+
+
+async def test_an_album_in_random_order_is_one_submission(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    parent.send_text("➕ Добавить достижение")
+    await parent.wait_for("Пришлите фото")
+    order = [2, 0, 1]
+    random.shuffle(order)
+    parent.send_album(
+        [(photo(1), "photo"), (photo(2), "photo"), (photo(3), "photo")],
+        caption="Грамота за олимпиаду",
+        caption_index=1,
+        order=order,
+    )
+    await parent.wait_for("Выберите категорию")
+    parent.press(OLYMPIAD)
+    await parent.wait_for("Какого уровня")
+    parent.press("школьный")
+    await parent.wait_for("Какой результат")
+    parent.press("победитель")
+    await parent.wait_for("Напишите название")
+    parent.press("Взять из подписи")
+    await parent.wait_for("Когда было")
+    parent.press("Сегодня")
+    await parent.wait_for("Где получено")
+    parent.press("в нашей школе")
+    summary = await parent.wait_for("Проверьте")
+    assert "Страниц: 3" in summary.text and "Грамота за олимпиаду" in summary.text
+    parent.press("✅ Подтвердить")
+    await parent.wait_for("отправлено на проверку")
+    async with bot.session_factory() as session:
+        assert len((await session.exec(select(Achievement))).all()) == 1
+        assert len((await session.exec(select(EvidenceFile))).all()) == 3
+
+
+async def test_a_file_over_20_mb_is_refused_without_downloading(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    parent.send_text("➕ Добавить достижение")
+    await parent.wait_for("Пришлите фото")
+    parent.send_document(b"%PDF-1.4 tiny", "scan.pdf", file_size=21 * 1024 * 1024)
+    refusal = await parent.wait_for("больше 20 МБ")
+    assert "Сфотографируйте" in refusal.text
+    assert bot.server.calls("getFile") == []
+
+
+async def test_wrong_things_where_a_file_is_expected_get_a_re_prompt(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    parent.send_text("➕ Добавить достижение")
+    await parent.wait_for("Пришлите фото")
+    for send in (lambda: parent.send_text("вот"), parent.send_voice, parent.send_sticker, parent.send_video):
+        send()
+        assert "Нужна фотография или скан" in (await parent.next_message()).text
+    parent.send_document(b"just some text, not a picture", "diploma.jpg", "image/jpeg")
+    assert "не похож на фото" in (await parent.next_message()).text
+    parent.send_photo(photo())  # the dialogue goes on
+    await parent.wait_for("Выберите категорию")
+
+
+async def test_title_and_date_validation(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    parent.send_photo(photo())
+    await parent.wait_for("Выберите категорию")
+    parent.press(OLYMPIAD)
+    await parent.wait_for("Какого уровня")
+    parent.press("школьный")
+    await parent.wait_for("Какой результат")
+    parent.press("участник")
+    await parent.wait_for("Напишите название")
+    parent.send_text("Х" * 1500)
+    await parent.wait_for("Слишком длинное название")
+    parent.send_text('Конкурс <b>"Юный химик"</b> & 🧪')
+    await parent.wait_for("Когда было")
+    parent.press("Другая дата")
+    await parent.wait_for("ДД.ММ.ГГГГ")
+    parent.send_text("31.02.2025")
+    await parent.wait_for("Такой даты нет")
+    parent.send_text("01.01.2099")
+    await parent.wait_for("не может быть в будущем")
+    parent.send_text("15.03.2025")
+    await parent.wait_for("Где получено")
+    parent.press("в другой организации")
+    summary = await parent.wait_for("Проверьте")
+    assert 'Конкурс <b>"Юный химик"</b> & 🧪' in summary.text and "15.03.2025" in summary.text
+
+
+async def test_back_and_cancel(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    parent.send_photo(photo())
+    await parent.wait_for("Выберите категорию")
+    parent.press(OLYMPIAD)
+    await parent.wait_for("Какого уровня")
+    parent.press("← Назад")
+    await parent.wait_for("Выберите категорию")
+    parent.press("Нормы ГТО")
+    await parent.wait_for("Какого уровня")
+    parent.press("школьный")
+    result = await parent.wait_for("Какой результат")
+    assert "золотой знак отличия" in str(result.buttons)
+    parent.send_text("/cancel")
+    await parent.wait_for("отменено")
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(Achievement))).all() == []
+    assert not list(bot.settings.media_dir.rglob("*.jpg")), "the cancelled draft's files are deleted"
+
+
+async def test_a_guardian_of_two_children_picks_the_child(bot: BotHarness) -> None:
+    first = await add_student(bot, "3Б", "Смирнова", "Алиса")
+    second = await add_student(bot, "7А", "Смирнов", "Борис")
+    parent = await guardian_of(bot, first, second)
+    parent.send_text("➕ Добавить достижение")
+    await parent.wait_for("Чьё это достижение")
+    parent.press("Смирнов Борис")
+    await parent.wait_for("Пришлите фото")
+    parent.send_photo(photo())
+    await answer_wizard(parent)
+    await parent.wait_for("отправлено на проверку")
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(Achievement))).one().student_id == second
+
+
+async def test_a_forged_child_button_is_refused(bot: BotHarness) -> None:
+    mine = await add_student(bot, "3Б", "Смирнова", "Алиса")
+    other = await add_student(bot, "3Б", "Смирнов", "Борис")
+    stranger_child = await add_student(bot, "9А", "Чужой", "Ребёнок")
+    parent = await guardian_of(bot, mine, other)
+    parent.send_text("➕ Добавить достижение")
+    question = await parent.wait_for("Чьё это достижение")
+    pressed = parent.press_callback(question.message_id, f"sb:child:{stranger_child}")
+    answer = await pressed.wait_answer()
+    assert "Нет доступа" in answer["text"]
+
+
+async def test_class_teacher_submitting_for_their_class_is_approved_at_once(bot: BotHarness) -> None:
+    await add_student(bot, "5А", "Иванов", "Пётр")
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А")
+    teacher.send_text("➕ Добавить достижение")
+    await teacher.wait_for("Выберите класс")
+    teacher.press("5А")
+    await teacher.wait_for("Выберите ученика")
+    teacher.press("Иванов Пётр")
+    await teacher.wait_for("Пришлите фото")
+    teacher.send_photo(photo())
+    await answer_wizard(teacher)
+    await teacher.wait_for("сразу одобрено")
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(Achievement))).one().status == AchievementStatus.APPROVED
+        assert (await session.exec(select(Notification))).all() == []
+
+
+async def test_the_same_file_twice_is_flagged(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    for attempt in range(2):
+        parent.send_photo(photo(7))
+        await parent.wait_for("Выберите категорию")
+        parent.press(OLYMPIAD)
+        await parent.wait_for("Какого уровня")
+        parent.press("школьный")
+        await parent.wait_for("Какой результат")
+        parent.press("участник")
+        await parent.wait_for("Напишите название")
+        parent.send_text("Олимпиада")
+        await parent.wait_for("Когда было")
+        parent.press("Сегодня")
+        await parent.wait_for("Где получено")
+        parent.press("в нашей школе")
+        summary = await parent.wait_for("Проверьте")
+        assert ("уже загружен" in summary.text) == (attempt == 1)
+        parent.press("✅ Подтвердить")
+        await parent.wait_for("отправлено на проверку")
+
+
+async def test_restart_between_wizard_steps_loses_nothing(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    parent.send_photo(photo())
+    await parent.wait_for("Выберите категорию")
+    parent.press(OLYMPIAD)
+    await parent.wait_for("Какого уровня")
+    await bot.restart()
+    parent.press("региональный")
+    await parent.wait_for("Какой результат")
+    parent.press("призёр")
+    await parent.wait_for("Напишите название")
+    await bot.restart()
+    parent.send_text("Олимпиада")
+    await parent.wait_for("Когда было")
+    parent.press("Сегодня")
+    await parent.wait_for("Где получено")
+    parent.press("в нашей школе")
+    await parent.wait_for("Проверьте")
+    parent.press("✅ Подтвердить")
+    await parent.wait_for("отправлено на проверку")
+
+
+async def test_submitter_withdraws_while_pending(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    parent.send_photo(photo())
+    await answer_wizard(parent)
+    await parent.wait_for("отправлено на проверку")
+    parent.press("↩️ Отозвать")
+    await parent.wait_for("отозвано")
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(Achievement))).one().status == AchievementStatus.WITHDRAWN
