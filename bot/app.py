@@ -15,11 +15,11 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
 import handlers
 from bot.background import Background
 from bot.config import Settings
+from bot.i18n_text import _
 from bot.middlewares.context import ContextMiddleware
 from bot.middlewares.i18n import AccountI18nMiddleware
 from models.db import SessionFactory
@@ -43,7 +43,11 @@ def create_bot(settings: Settings) -> Bot:
 
 
 def create_dispatcher(
-    settings: Settings, session_factory: SessionFactory, storage: BaseStorage, background: Background
+    settings: Settings,
+    session_factory: SessionFactory,
+    storage: BaseStorage,
+    background: Background,
+    i18n: I18n | None = None,
 ) -> Dispatcher:
     # Event isolation handles the updates of one chat one at a time, in the order they came (a lock per
     # chat, FIFO); different chats stay concurrent. With Redis the lock is shared by every instance.
@@ -52,7 +56,7 @@ def create_dispatcher(
     dispatcher.update.outer_middleware(
         ContextMiddleware(session_factory, settings.default_locale, on_queued=background.sender.wake)
     )
-    i18n = create_i18n(settings)
+    i18n = i18n or create_i18n(settings)
     dispatcher.update.outer_middleware(AccountI18nMiddleware(i18n))
     dispatcher.include_routers(*handlers.routers())
     dispatcher.errors.register(on_error)
@@ -60,6 +64,7 @@ def create_dispatcher(
     dispatcher.startup.register(background.start)
     dispatcher.shutdown.register(background.stop)
     dispatcher["i18n_instance"] = i18n
+    dispatcher["settings"] = settings
     return dispatcher
 
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import handlers
-from bot.app import create_bot, create_dispatcher
+from bot.app import create_bot, create_dispatcher, create_i18n
 from bot.background import Background
 from bot.config import Settings
 from bot.storage import create_storage
@@ -42,8 +42,9 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     session_factory = create_session_factory(engine)
     storage = create_storage(settings, session_factory)
     bot = create_bot(settings)
-    background = Background(session_factory, settings.media_dir)
-    dispatcher = create_dispatcher(settings, session_factory, storage, background)
+    i18n = create_i18n(settings)
+    background = Background(settings, session_factory, i18n)
+    dispatcher = create_dispatcher(settings, session_factory, storage, background, i18n)
     try:
         yield Runtime(settings, engine, session_factory, bot, dispatcher)
     finally:
