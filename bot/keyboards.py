@@ -8,9 +8,11 @@ from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import ConsentCb, LanguageCb
+from bot.services import access
 from bot.services.principal import Principal
 
 BTN_SUBMIT = __("➕ Добавить достижение")
+BTN_PENDING = __("📥 На проверке")
 BTN_CHILDREN = __("👨‍👩‍👧 Мои дети")
 BTN_PROFILE = __("🙋 Мой профиль")
 BTN_MY_CLASS = __("🏫 Мой класс")
@@ -25,6 +27,8 @@ def main_menu(principal: Principal) -> ReplyKeyboardMarkup:
     rows: list[list[str]] = []
     if principal.has_any_role:
         rows.append([str(BTN_SUBMIT)])
+    if access.reviews_submissions(principal):
+        rows.append([str(BTN_PENDING)])
     if principal.is_guardian:
         rows.append([str(BTN_CHILDREN)])
     if principal.is_student:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
+from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+log = logging.getLogger(__name__)
+
+NOT_MODIFIED = "message is not modified"
 
 
 async def edit_or_answer(
@@ -16,8 +23,55 @@ async def edit_or_answer(
             await message.edit_text(text, reply_markup=reply_markup)
             return
         except TelegramBadRequest as error:
-            if "message is not modified" in error.message:
+            if NOT_MODIFIED in error.message:
                 return
             # Too old, deleted, or a media message: fall through and send a fresh one.
     if query.bot is not None:
         await query.bot.send_message(query.from_user.id, text, reply_markup=reply_markup)
+
+
+async def answer_query(query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
+    """Answer a button press; a press too old to answer (e.g. handled after a restart) is not an error."""
+    try:
+        await query.answer(text, show_alert=alert)
+    except TelegramBadRequest as error:
+        log.info("callback query %s not answered: %s", query.id, error.message)
+
+
+async def edit_message(
+    bot: Bot,
+    chat_id: int,
+    message_id: int,
+    text: str,
+    *,
+    caption: bool,
+    reply_markup: InlineKeyboardMarkup | None = None,
+) -> bool:
+    """Replace the text (or, for a photo or document, the caption) and the buttons of a message.
+
+    True when the message shows `text` now; False when it can't be edited (deleted, too old, not ours):
+    the caller decides whether to send it anew.
+    """
+    try:
+        if caption:
+            await bot.edit_message_caption(
+                chat_id=chat_id, message_id=message_id, caption=text, reply_markup=reply_markup
+            )
+        else:
+            await bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=reply_markup
+            )
+    except TelegramBadRequest as error:
+        return NOT_MODIFIED in error.message
+    return True
+
+
+async def edit_markup(
+    bot: Bot, chat_id: int, message_id: int, reply_markup: InlineKeyboardMarkup | None
+) -> bool:
+    """Replace only the buttons of a message; False when it can't be edited."""
+    try:
+        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=reply_markup)
+    except TelegramBadRequest as error:
+        return NOT_MODIFIED in error.message
+    return True

@@ -2,11 +2,11 @@
 
 from aiogram import Dispatcher, Router
 
-from handlers import common, fallback, groups, start, submission
+from handlers import common, fallback, groups, review, start, submission
 
 
 def routers() -> list[Router]:
-    return [groups.router, start.router, submission.router, common.router, fallback.router]
+    return [groups.router, start.router, submission.router, review.router, common.router, fallback.router]
 
 
 def detach(dispatcher: Dispatcher) -> None:

@@ -246,7 +246,7 @@ async def _accounts(session: AsyncSession, account_ids: list[int]) -> list[Accou
     return list((await session.exec(query)).all())
 
 
-def _review_card(
+def review_card(
     achievement: Achievement,
     student: Student,
     school_class: SchoolClass,
@@ -396,7 +396,7 @@ async def create_submission(
         )
     for reviewer in reviewer_accounts:
         with _language(reviewer.language):
-            card = _review_card(achievement, student, school_class, submitter, draft.files)
+            card = review_card(achievement, student, school_class, submitter, draft.files)
         await outbox.enqueue(
             session, reviewer.id, "review", card, dedup_key=f"review:{achievement.id}:{reviewer.id}"
         )
