@@ -430,8 +430,6 @@ async def cb_confirm(
         builder.button(text=_("↩️ Отозвать"), callback_data=WithdrawCb(achievement_id=achievement.id))
         markup = builder.as_markup()
     await edit_or_answer(query, text.format(number=achievement.number), markup)
-    if query.bot is not None and principal.account_id is not None:
-        await query.bot.send_message(query.from_user.id, _("Что дальше?"), reply_markup=main_menu(principal))
 
 
 @router.callback_query(WithdrawCb.filter())

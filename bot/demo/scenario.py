@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from bot.config import Settings
+from bot.demo.diploma import diploma_photo
 from bot.migrate import upgrade_database
 from bot.reports.invite_sheet import build_invite_csv, build_invite_sheet
 from bot.services.invites import SheetEntry, issue_class_sheet_invites, last_valid_day
@@ -219,6 +220,8 @@ async def play(demo: Demo) -> None:
     deputy.send_text("📊 Подключение")
     await deputy.wait_for("Подключение родителей")
 
+    await play_submissions(demo, mother=mother, father=father, teacher=teacher)
+
     demo.scene("Папа переключает язык на английский")
     father.send_text("/lang")
     await father.wait_for("Choose your language")
@@ -236,6 +239,76 @@ async def play(demo: Demo) -> None:
     late.press("✅ Принимаю")
     await late.wait_for("Выберите действие в меню")
     demo.flush()
+
+
+async def fill_wizard(user: FakeUser, category: str, level: str, result: str, title: str) -> None:
+    await user.wait_for("Выберите категорию")
+    user.press(category)
+    await user.wait_for("Какого уровня")
+    user.press(level)
+    await user.wait_for("Какой результат")
+    user.press(result)
+    await user.wait_for("Напишите название")
+    user.send_text(title)
+    await user.wait_for("Когда было мероприятие")
+    user.press("В этом месяце")
+    await user.wait_for("Где получено")
+    user.press("в нашей школе")
+    await user.wait_for("Проверьте, всё ли верно")
+    user.press("✅ Подтвердить")
+    await user.wait_for("отправлено на проверку")
+
+
+async def play_submissions(demo: Demo, *, mother: FakeUser, father: FakeUser, teacher: FakeUser) -> None:
+    demo.scene("Мама присылает диплом олимпиады — две страницы одним альбомом")
+    mother.send_text("➕ Добавить достижение")
+    await mother.wait_for("Пришлите фото")
+    pages = [
+        diploma_photo(
+            "ДИПЛОМ", "Иванов Пётр Сергеевич", ["призёр регионального этапа", "олимпиады по математике"]
+        ),
+        diploma_photo(
+            "ДИПЛОМ", "Иванов Пётр Сергеевич", ["подписи жюри", "Министерство образования"], page=2
+        ),
+    ]
+    mother.send_album([(page, "photo") for page in pages], caption="Региональный этап ВсОШ по математике")
+    await mother.wait_for("Выберите категорию")
+    mother.press("Предметная олимпиада")
+    await mother.wait_for("Какого уровня")
+    mother.press("региональный")
+    await mother.wait_for("Какой результат")
+    mother.press("призёр")
+    await mother.wait_for("Напишите название")
+    mother.press("Взять из подписи")
+    await mother.wait_for("Когда было мероприятие")
+    mother.press("Другая дата")
+    await mother.wait_for("ДД.ММ.ГГГГ")
+    mother.send_text("32.11.2026")
+    await mother.wait_for("Такой даты нет")
+    mother.send_text("21.11.2026")
+    await mother.wait_for("Где получено")
+    mother.press("в нашей школе")
+    await mother.wait_for("Проверьте, всё ли верно")
+    mother.press("✅ Подтвердить")
+    await mother.wait_for("отправлено на проверку")
+
+    demo.scene("Классный руководитель получает карточку в чате и одобряет")
+    await teacher.wait_for("одобрить, отклонить или исправить", timeout=15)
+    teacher.press("✅ Одобрить")
+    await mother.wait_for("одобрено и добавлено в портфолио", timeout=15)
+
+    demo.scene("Папа присылает размытое фото грамоты — его отклоняют с причиной")
+    father.send_photo(diploma_photo("ГРАМОТА", "Смирнова Алиса", ["за участие"]))
+    await father.wait_for("Чьё это достижение")
+    father.press("Смирнова Алиса")
+    await fill_wizard(
+        father, "Интеллектуальный или творческий конкурс", "школьный", "участник", "Конкурс чтецов"
+    )
+    await teacher.wait_for("Смирнова Алиса", timeout=15)
+    teacher.press("❌ Отклонить")
+    await teacher.wait_for("нечитаемое фото")  # the card now offers the reasons
+    teacher.press("нечитаемое фото")
+    await father.wait_for("Причина: нечитаемое фото", timeout=15)
 
 
 async def run_demo(output: Path, school_name: str) -> int:
