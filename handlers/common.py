@@ -25,7 +25,7 @@ from bot.keyboards import (
     main_menu,
 )
 from bot.replies import edit_or_answer
-from bot.services import audit
+from bot.services import access, audit
 from bot.services.access import classes_in_scope
 from bot.services.accounts import set_language
 from bot.services.coverage import class_coverage
@@ -51,10 +51,25 @@ def help_text(principal: Principal) -> str:
                 "Чтобы начать, откройте ссылку-приглашение от школы или отправьте код приглашения командой /start."
             )
         )
+    if principal.has_any_role:
+        parts.append(
+            _(
+                "<b>Достижения.</b> «➕ Добавить достижение» или просто пришлите фото диплома — бот спросит "
+                "категорию, уровень, результат, название и дату и отправит достижение на проверку классному "
+                "руководителю. Пока оно не рассмотрено, его можно отозвать."
+            )
+        )
     if principal.is_guardian:
         parts.append(_("<b>Родителю.</b> «Мои дети» — дети, к которым вы подключены."))
     if principal.is_student:
         parts.append(_("<b>Ученику.</b> «Мой профиль» — ваши данные в школе."))
+    if access.reviews_submissions(principal):
+        parts.append(
+            _(
+                "<b>Проверка.</b> Новые достижения приходят карточкой с кнопками ✅ Одобрить, ❌ Отклонить, "
+                "✏️ Исправить. «📥 На проверке» или /pending — очередь на проверку."
+            )
+        )
     if principal.class_teacher_of:
         parts.append(
             _(
