@@ -12,6 +12,7 @@ from models import Achievement, EvidenceFile, Notification
 from models.enums import AchievementStatus, StaffRole
 from tests.harness import BotHarness
 from tests.people import add_student, guardian_of, staff_member
+from tests.tg_users import FakeUser
 
 OLYMPIAD = "Предметная олимпиада"
 
@@ -24,7 +25,7 @@ def photo(seed: int = 1, size: tuple[int, int] = (60, 40)) -> bytes:
     return buffer.getvalue()
 
 
-async def answer_wizard(user, title: str = "Олимпиада по математике") -> None:  # noqa: ANN001
+async def answer_wizard(user: FakeUser, title: str = "Олимпиада по математике") -> None:
     """Category → level → result → title → today → our school → confirm."""
     await user.wait_for("Выберите категорию")
     user.press(OLYMPIAD)
@@ -57,7 +58,7 @@ async def test_parent_sends_a_diploma_and_the_class_teacher_gets_the_card(bot: B
     card = await teacher.wait_for("на проверку", timeout=10)
     assert card.kind == "photo"
     assert "Иванов Пётр, 5А" in card.caption and "призёр" in card.caption
-    assert [["✅ Одобрить", "❌ Отклонить"], ["✏️ Исправить"]] == card.buttons
+    assert card.buttons == [["✅ Одобрить", "❌ Отклонить"], ["✏️ Исправить"]]
     async with bot.session_factory() as session:
         achievement = (await session.exec(select(Achievement))).one()
         assert achievement.status == AchievementStatus.PENDING and achievement.student_id == student_id
