@@ -32,6 +32,7 @@ from bot.services.evidence import (
     EvidenceError,
     EvidenceProblem,
     StoredFile,
+    copy_stored,
     find_duplicates,
     store,
 )
@@ -39,7 +40,7 @@ from bot.services.principal import Principal
 from bot.services.submissions import InputProblem, InvalidInput, SubmissionDraft
 from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, label, results_for
 from bot.states import Submission
-from models import SchoolClass, Student
+from models import Achievement, SchoolClass, Student
 from models.enums import AchievementStatus, Source, StudentStatus
 
 router = Router(name="submission")
@@ -140,26 +141,69 @@ async def _candidates(session: AsyncSession, principal: Principal) -> list[int]:
 
 @router.callback_query(Submission.child, SubmitCb.filter(F.step == "class"))
 async def cb_class(
-    query: CallbackQuery,
-    callback_data: SubmitCb,
-    state: FSMContext,
-    session: AsyncSession,
-    principal: Principal,
+    query: CallbackQuery, callback_data: SubmitCb, state: FSMContext, session: AsyncSession
+) -> None:
+    """Staff pick students of a class: one, or several for a team's diploma."""
+    await query.answer()
+    await state.update_data(pick_class=int(callback_data.value), picked=[])
+    await _show_picker(query, state, session)
+
+
+@router.callback_query(Submission.child, SubmitCb.filter(F.step == "pick"))
+async def cb_pick(
+    query: CallbackQuery, callback_data: SubmitCb, state: FSMContext, session: AsyncSession
 ) -> None:
     await query.answer()
+    picked = set((await state.get_data()).get("picked", []))
+    picked ^= {int(callback_data.value)}
+    await state.update_data(picked=sorted(picked))
+    await _show_picker(query, state, session)
+
+
+@router.callback_query(Submission.child, SubmitCb.filter(F.step == "picked"))
+async def cb_picked(
+    query: CallbackQuery, state: FSMContext, session: AsyncSession, principal: Principal
+) -> None:
+    picked = (await state.get_data()).get("picked", [])
+    if not picked:
+        await query.answer(_("Отметьте хотя бы одного ученика."), show_alert=True)
+        return
+    for student_id in picked:
+        student = await session.get(Student, student_id)
+        if student is None or not access.may_submit_for(principal, student):
+            await query.answer(_("Нет доступа к этому ученику."), show_alert=True)
+            return
+    await query.answer()
+    await state.update_data(student_id=picked[0], student_ids=picked)
+    await _ask_next(query, state, session, principal)
+
+
+async def _show_picker(query: CallbackQuery, state: FSMContext, session: AsyncSession) -> None:
+    data = await state.get_data()
+    picked = set(data.get("picked", []))
     students = (
         await session.exec(
             select(Student)
-            .where(Student.class_id == int(callback_data.value), Student.status == StudentStatus.ACTIVE)
+            .where(Student.class_id == data["pick_class"], Student.status == StudentStatus.ACTIVE)
             .order_by(Student.surname, Student.name)
         )
     ).all()
     builder = InlineKeyboardBuilder()
     for student in students:
-        builder.button(text=student.short_name, callback_data=SubmitCb(step="child", value=str(student.id)))
+        mark = "✅ " if student.id in picked else ""
+        builder.button(
+            text=f"{mark}{student.short_name}", callback_data=SubmitCb(step="pick", value=str(student.id))
+        )
     builder.adjust(2)
+    builder.row(
+        InlineKeyboardButton(
+            text=_("Готово, выбрано: {count}").format(count=len(picked)),
+            callback_data=SubmitCb(step="picked").pack(),
+        )
+    )
     _nav(builder, back=True)
-    await edit_or_answer(query, _("Выберите ученика:"), builder.as_markup())
+    text = _("Отметьте ученика или нескольких (командный диплом) и нажмите «Готово»:")
+    await edit_or_answer(query, text, builder.as_markup())
 
 
 @router.callback_query(Submission.child, SubmitCb.filter(F.step == "child"))
@@ -404,32 +448,49 @@ async def cb_confirm(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, principal: Principal, settings: Settings
 ) -> None:
     data = await state.get_data()
-    student = await session.get(Student, int(data["student_id"]))
-    if student is None or not access.may_submit_for(principal, student) or principal.account_id is None:
-        await query.answer(_("Нет доступа к этому ученику."), show_alert=True)
-        return
-    draft = _draft(data)
+    student_ids = data.get("student_ids") or [data["student_id"]]
+    for student_id in student_ids:
+        student = await session.get(Student, int(student_id))
+        if student is None or not access.may_submit_for(principal, student) or principal.account_id is None:
+            await query.answer(_("Нет доступа к этому ученику."), show_alert=True)
+            return
+    assert principal.account_id is not None
+    files = _stored_files(data)
+    saved = []
     try:
-        achievement = await submissions.create_submission(
-            session, draft, principal.account_id, datetime.now(settings.tz)
-        )
+        for index, student_id in enumerate(student_ids):
+            # Every record owns its files: a team diploma is copied for each further student.
+            own_files = files if index == 0 else [await copy_stored(settings.media_dir, f) for f in files]
+            draft = _draft(data, int(student_id), own_files)
+            saved.append(
+                await submissions.create_submission(
+                    session, draft, principal.account_id, datetime.now(settings.tz)
+                )
+            )
     except InvalidInput as error:
         await query.answer(_input_problem_text(error.problem), show_alert=True)
         return
     await state.clear()
     await query.answer()
+    await edit_or_answer(query, *_saved_text(saved))
+
+
+def _saved_text(saved: list[Achievement]) -> tuple[str, InlineKeyboardMarkup | None]:
+    if len(saved) > 1:
+        numbers = ", ".join(a.number for a in saved)
+        return _("✅ Сохранено достижений: {count} (№ {numbers}).").format(
+            count=len(saved), numbers=numbers
+        ), None
+    [achievement] = saved
     if achievement.status == AchievementStatus.APPROVED:
         text = _("✅ Достижение № {number} сохранено и сразу одобрено: вы классный руководитель ученика.")
-        markup = None
-    else:
-        text = _(
-            "✅ Достижение № {number} отправлено на проверку классному руководителю. "
-            "Я сообщу, когда его рассмотрят."
-        )
-        builder = InlineKeyboardBuilder()
-        builder.button(text=_("↩️ Отозвать"), callback_data=WithdrawCb(achievement_id=achievement.id))
-        markup = builder.as_markup()
-    await edit_or_answer(query, text.format(number=achievement.number), markup)
+        return text.format(number=achievement.number), None
+    text = _(
+        "✅ Достижение № {number} отправлено на проверку классному руководителю. Я сообщу, когда его рассмотрят."
+    )
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("↩️ Отозвать"), callback_data=WithdrawCb(achievement_id=achievement.id))
+    return text.format(number=achievement.number), builder.as_markup()
 
 
 @router.callback_query(WithdrawCb.filter())
@@ -464,10 +525,15 @@ async def cb_withdraw(
     )
 
 
-def _draft(data: dict) -> SubmissionDraft:
+def _stored_files(data: dict) -> list[StoredFile]:
+    """The draft's files in the order they were sent (album items may arrive in any order)."""
     files = sorted(data["files"], key=lambda f: f["order"])
+    return [StoredFile(**{k: v for k, v in f.items() if k != "order"}) for f in files]
+
+
+def _draft(data: dict, student_id: int, files: list[StoredFile]) -> SubmissionDraft:
     return SubmissionDraft(
-        student_id=int(data["student_id"]),
+        student_id=student_id,
         category=Category(data["category"]),
         level=AchievementLevel(data["level"]),
         result=AchievementResult(data["result"]),
@@ -475,7 +541,7 @@ def _draft(data: dict) -> SubmissionDraft:
         event_date=date.fromisoformat(data["event_date"]),
         source=Source(data["source"]),
         forwarded=bool(data.get("forwarded")),
-        files=[StoredFile(**{k: v for k, v in f.items() if k != "order"}) for f in files],
+        files=files,
     )
 
 
@@ -609,12 +675,20 @@ async def _summary(session: AsyncSession, data: dict) -> str:
     student = await session.get(Student, int(data["student_id"]))
     school_class = await session.get(SchoolClass, student.class_id) if student else None
     files = data.get("files", [])
-    lines = [
-        _("<b>Проверьте, всё ли верно:</b>"),
-        _("Ученик: {name}, {class_label}").format(
+    team = [await session.get(Student, int(i)) for i in data.get("student_ids", [])]
+    who = (
+        _("Ученики ({count}): {names}").format(
+            count=len(team), names=html.quote(", ".join(s.short_name for s in team if s is not None))
+        )
+        if len(team) > 1
+        else _("Ученик: {name}, {class_label}").format(
             name=html.quote(student.full_name if student else "—"),
             class_label=html.quote(school_class.label if school_class else ""),
-        ),
+        )
+    )
+    lines = [
+        _("<b>Проверьте, всё ли верно:</b>"),
+        who,
         _("Категория: {category}").format(category=label(Category(data["category"]))),
         _("Уровень: {level}").format(level=label(AchievementLevel(data["level"]))),
         _("Результат: {result}").format(result=label(AchievementResult(data["result"]))),

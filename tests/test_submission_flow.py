@@ -27,6 +27,10 @@ def photo(seed: int = 1, size: tuple[int, int] = (60, 40)) -> bytes:
 
 async def answer_wizard(user: FakeUser, title: str = "Олимпиада по математике") -> None:
     """Category → level → result → title → today → our school → confirm."""
+    await answer_wizard_after_evidence(user, title)
+
+
+async def answer_wizard_after_evidence(user: FakeUser, title: str = "Олимпиада по математике") -> None:
     await user.wait_for("Выберите категорию")
     user.press(OLYMPIAD)
     await user.wait_for("Какого уровня")
@@ -214,8 +218,9 @@ async def test_class_teacher_submitting_for_their_class_is_approved_at_once(bot:
     teacher.send_text("➕ Добавить достижение")
     await teacher.wait_for("Выберите класс")
     teacher.press("5А")
-    await teacher.wait_for("Выберите ученика")
+    await teacher.wait_for("Отметьте ученика")
     teacher.press("Иванов Пётр")
+    teacher.press("Готово")
     await teacher.wait_for("Пришлите фото")
     teacher.send_photo(photo())
     await answer_wizard(teacher)
@@ -281,3 +286,31 @@ async def test_submitter_withdraws_while_pending(bot: BotHarness) -> None:
     await parent.wait_for("отозвано")
     async with bot.session_factory() as session:
         assert (await session.exec(select(Achievement))).one().status == AchievementStatus.WITHDRAWN
+
+
+async def test_a_coach_sends_a_team_diploma_for_two_students(bot: BotHarness) -> None:
+    await add_student(bot, "7А", "Орлов", "Миша")
+    await add_student(bot, "7А", "Соколова", "Нина")
+    await add_student(bot, "7А", "Лишний", "Ученик")
+    class_teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="7А")
+    coach = await staff_member(bot, StaffRole.TEACHER)
+    coach.send_photo(photo(5))
+    await coach.wait_for("Выберите класс")
+    coach.press("7А")
+    await coach.wait_for("Отметьте ученика")
+    assert "хотя бы одного" in (await coach.press("Готово").wait_answer())["text"]
+    coach.press("Орлов Миша")
+    await coach.wait_for("✅ Орлов Миша")
+    coach.press("Соколова Нина")
+    await coach.wait_for("выбрано: 2")
+    coach.press("Готово")
+    await answer_wizard_after_evidence(coach)
+    summary_and_done = await coach.wait_for("Сохранено достижений: 2")
+    assert "№" in summary_and_done.text
+    cards = [await class_teacher.wait_for("на проверку", timeout=10) for _ in range(2)]
+    assert {("Орлов" in c.caption) for c in cards} == {True, False}
+    async with bot.session_factory() as session:
+        achievements = (await session.exec(select(Achievement))).all()
+        assert len(achievements) == 2 and all(a.status == AchievementStatus.PENDING for a in achievements)
+        files = (await session.exec(select(EvidenceFile))).all()
+        assert len(files) == 2 and files[0].path != files[1].path and files[0].sha256 == files[1].sha256

@@ -15,7 +15,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -204,3 +204,16 @@ async def find_duplicates(
         )
     )
     return set((await session.exec(query)).all())
+
+
+def _copy_blocking(media_dir: Path, stored: StoredFile) -> StoredFile:
+    name = secrets.token_hex(16)
+    relative = f"{name[:2]}/{name[2:4]}/{name}{Path(stored.path).suffix}"
+    _write_atomically(media_dir / relative, (media_dir / stored.path).read_bytes())
+    return replace(stored, path=relative)
+
+
+async def copy_stored(media_dir: Path, stored: StoredFile) -> StoredFile:
+    """The same evidence under a new name, for another student's record (a team's diploma): each record
+    owns its files, so destroying one student's records never takes another's evidence."""
+    return await asyncio.to_thread(_copy_blocking, media_dir, stored)
