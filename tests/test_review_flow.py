@@ -439,3 +439,24 @@ async def test_an_empty_queue_says_so(bot: BotHarness, school: School) -> None:
     teacher = person(bot, school.teacher_5a, "Елена")
     teacher.send_text("/pending")
     await teacher.wait_for("Нет достижений, ожидающих проверки")
+
+
+async def test_a_submitter_who_blocked_the_bot_is_marked_unreachable_and_nothing_breaks(
+    bot: BotHarness, school: School
+) -> None:
+    teacher = person(bot, school.teacher_5a, "Елена")
+    parent = person(bot, school.guardian, "Ольга")
+    achievement = await submit(bot, school.students_5a[0].id, school.guardian)
+    await card_for(bot, teacher)
+    parent.block()
+
+    teacher.press("✅ Одобрить")
+    await teacher.wait_for(lambda m: m.edited and "Одобрено:" in (m.caption or ""))
+    await deliver(bot)
+
+    assert await status_of(bot, achievement.id) == AchievementStatus.APPROVED
+    [note] = await rows(bot, Notification, Notification.dedup_key == f"decision:{achievement.id}")
+    assert note.status == "failed"
+    async with bot.session_factory() as session:
+        guardian = await session.get(Account, school.guardian.id)
+        assert guardian is not None and guardian.reachable is False
