@@ -5,6 +5,7 @@ from aiogram.filters.callback_data import CallbackData
 
 class ConsentCb(CallbackData, prefix="cs"):
     accept: bool
+    invite_id: int  # the consent text it was shown with: an older consent message can't link another child
 
 
 class LanguageCb(CallbackData, prefix="lg"):

@@ -45,10 +45,10 @@ def main_menu(principal: Principal) -> ReplyKeyboardMarkup:
     )
 
 
-def consent_keyboard() -> InlineKeyboardMarkup:
+def consent_keyboard(invite_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ Принимаю"), callback_data=ConsentCb(accept=True))
-    builder.button(text=_("❌ Не принимаю"), callback_data=ConsentCb(accept=False))
+    builder.button(text=_("✅ Принимаю"), callback_data=ConsentCb(accept=True, invite_id=invite_id))
+    builder.button(text=_("❌ Не принимаю"), callback_data=ConsentCb(accept=False, invite_id=invite_id))
     builder.adjust(2)
     return builder.as_markup()
 

@@ -75,3 +75,21 @@ async def edit_markup(
     except TelegramBadRequest as error:
         return NOT_MODIFIED in error.message
     return True
+
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+def split_lines(lines: list[str], limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """Join lines into as few messages as Telegram's text limit allows, never splitting a line."""
+    messages: list[str] = []
+    current = ""
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit and current:
+            messages.append(current)
+            candidate = line[:limit]
+        current = candidate
+    if current:
+        messages.append(current)
+    return messages

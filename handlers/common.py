@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiogram import F, Router, html
 from aiogram.enums import ChatType
-from aiogram.filters import Command
+from aiogram.filters import KICKED, ChatMemberUpdatedFilter, Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel import select
@@ -24,10 +24,10 @@ from bot.keyboards import (
     language_keyboard,
     main_menu,
 )
-from bot.replies import edit_or_answer
+from bot.replies import edit_or_answer, split_lines
 from bot.services import access, audit
 from bot.services.access import classes_in_scope
-from bot.services.accounts import set_language
+from bot.services.accounts import set_language, set_reachable
 from bot.services.coverage import class_coverage
 from bot.services.principal import Principal
 from models import Account, SchoolClass, Student
@@ -191,7 +191,8 @@ async def on_my_class(message: Message, session: AsyncSession, principal: Princi
             object_id=school_class.id,
         )
         await session.commit()
-        await message.answer("\n".join(lines), reply_markup=main_menu(principal))
+        for text in split_lines(lines):  # a big class with long names may not fit one message
+            await message.answer(text, reply_markup=main_menu(principal))
 
 
 @router.message(F.text == BTN_COVERAGE)
@@ -214,4 +215,12 @@ async def on_coverage(message: Message, session: AsyncSession, principal: Princi
         )
     if len(lines) == 2:
         lines.append(_("Классов пока нет: загрузите список учеников (python -m bot import-roster)."))
-    await message.answer("\n".join(lines), reply_markup=main_menu(principal))
+    for text in split_lines(lines):
+        await message.answer(text, reply_markup=main_menu(principal))
+
+
+@router.my_chat_member(ChatMemberUpdatedFilter(member_status_changed=KICKED))
+async def on_blocked(event: ChatMemberUpdated, session: AsyncSession, account: Account | None) -> None:
+    """The person blocked the bot: nothing more is sent to them until they write again."""
+    if account is not None:
+        await set_reachable(session, account, reachable=False)

@@ -63,12 +63,12 @@ def ask_for_code_text() -> str:
     )
 
 
-@router.message(Onboarding.code, F.text)
+@router.message(Onboarding.code, F.text, ~F.text.startswith("/"))
 async def on_code_typed(message: Message, session: AsyncSession, account: Account, state: FSMContext) -> None:
     await _handle_code(message, extract_code(message.text or ""), session, account, state)
 
 
-@router.message(Onboarding.code)
+@router.message(Onboarding.code, ~F.text.startswith("/"))
 async def on_code_not_text(message: Message) -> None:
     await message.answer(
         _("Пожалуйста, отправьте код приглашения текстом — буквы и цифры со ссылки или листка.")
@@ -80,11 +80,11 @@ async def _handle_code(
 ) -> None:
     outcome = await onboarding.start_redemption(session, account, code, utcnow())
     assert message.bot is not None
-    await _show_outcome(message.bot, outcome, code, session, account, state)
+    await _show_outcome(message.bot, outcome, session, account, state)
 
 
 async def _show_outcome(
-    bot: Bot, outcome: Outcome, code: str, session: AsyncSession, account: Account, state: FSMContext
+    bot: Bot, outcome: Outcome, session: AsyncSession, account: Account, state: FSMContext
 ) -> None:
     chat_id = account.telegram_id
     if isinstance(outcome, Refused):
@@ -97,14 +97,15 @@ async def _show_outcome(
         return
     if isinstance(outcome, NeedsConsent):
         await state.set_state(Onboarding.consent)
-        await state.set_data({"code": code, "student_id": outcome.student_id})
+        # The invite's id, never the code: only the code's hash is stored anywhere.
+        await state.set_data({"invite_id": outcome.invite_id})
         text = consent_text(
             html.quote(outcome.student_name),
             html.quote(outcome.class_label),
             onboarding.CONSENT_VERSION,
             is_student=outcome.purpose == InvitePurpose.STUDENT,
         )
-        await bot.send_message(chat_id, text, reply_markup=consent_keyboard())
+        await bot.send_message(chat_id, text, reply_markup=consent_keyboard(outcome.invite_id))
         return
     await state.clear()
     principal = await load_principal(session, account)
@@ -137,6 +138,12 @@ def refusal_text(refused: Refused) -> str:
             "Этот ученик больше не числится в школе, поэтому подключиться нельзя. "
             "Если это ошибка, обратитесь к классному руководителю."
         ),
+        CodeProblem.FOR_GUARDIAN: _(
+            "Это код для родителя. Ученику нужен свой код — он на том же листке, в части «Для ученика»."
+        ),
+        CodeProblem.FOR_STUDENT: _(
+            "Это код для самого ученика — передайте его ребёнку. Для родителя на листке есть свой код."
+        ),
         CodeProblem.ALREADY_LINKED: _("Вы уже подключены к ученику {name}. Код не потрачен.").format(
             name=html.quote(refused.student_name)
         ),
@@ -159,7 +166,7 @@ def joined_text(joined: Joined) -> str:
     )
 
 
-@router.message(Onboarding.consent)
+@router.message(Onboarding.consent, ~F.text.startswith("/"))
 async def on_message_during_consent(message: Message) -> None:
     await message.answer(
         _("Пожалуйста, нажмите «Принимаю» или «Не принимаю» под текстом согласия выше."),
@@ -170,15 +177,18 @@ async def on_message_during_consent(message: Message) -> None:
 async def cb_consent(
     query: CallbackQuery, callback_data: ConsentCb, session: AsyncSession, account: Account, state: FSMContext
 ) -> None:
-    data = await state.get_data()
-    code, student_id = data["code"], int(data["student_id"])
+    if (await state.get_data()).get("invite_id") != callback_data.invite_id:
+        await cb_consent_stale(query)  # the consent text of another, earlier link
+        return
     if callback_data.accept:
-        outcome = await onboarding.accept_consent(session, account, code, utcnow())
+        outcome: Outcome | None = await onboarding.accept_consent(
+            session, account, callback_data.invite_id, utcnow()
+        )
         verdict = _("✅ Согласие дано.") if isinstance(outcome, Joined) else _("Согласие не сохранено.")
     else:
-        await onboarding.decline_consent(session, account, student_id)
+        await onboarding.decline_consent(session, account, callback_data.invite_id)
         outcome = None
-        verdict = _("Вы отказались от согласия.")
+        verdict = _("Вы не дали согласие.")
     await query.answer()
     if query.message is not None:
         original = query.message.html_text if isinstance(query.message, Message) else ""
@@ -194,7 +204,7 @@ async def cb_consent(
             ),
         )
         return
-    await _show_outcome(query.bot, outcome, code, session, account, state)
+    await _show_outcome(query.bot, outcome, session, account, state)
 
 
 @router.callback_query(ConsentCb.filter())

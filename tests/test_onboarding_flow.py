@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from sqlmodel import select
 
 from bot.services import invites
 from models import (
+    Account,
     AuditEvent,
     CodeAttempt,
     Consent,
@@ -195,7 +197,7 @@ async def test_guessing_codes_is_stopped_by_a_cooldown(bot: BotHarness) -> None:
     good = await guardian_code(bot, student_id)
     guesser = bot.server.user()
     for attempt in range(5):
-        guesser.send_text(f"/start guess{attempt:02d}AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"[:43])
+        guesser.send_text(f"/start guess{attempt:02d}" + "A" * 36)  # well-formed, 43 characters
         assert "не найден" in (await guesser.next_message()).text
     guesser.send_text(f"/start {good}")  # even a right code waits out the cooldown
     blocked = await guesser.next_message()
@@ -229,18 +231,31 @@ async def test_declining_consent_stores_only_the_decline(bot: BotHarness) -> Non
 
 
 async def test_group_chats_get_a_polite_refusal_and_no_data(bot: BotHarness) -> None:
-    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
-    code = await guardian_code(bot, student_id)
+    await add_student(bot, "5А", "Иванов", "Пётр")
     group = bot.server.group(-100200300, "Родители 5А")
     parent = bot.server.user()
-    parent.send_text(f"/start {code}", chat=group)
+    parent.send_text("/help", chat=group)
     refusal = await group.wait_for("только в личных сообщениях")
     assert "Иванов" not in refusal.text
     parent.send_text("всем привет", chat=group)
     await bot.server.idle()
     assert len(group.messages) == 1
     async with bot.session_factory() as session:
-        assert (await session.exec(select(Invite))).one().used_at is None
+        assert (await session.exec(select(Account))).all() == []
+
+
+async def test_a_code_posted_in_a_group_is_revoked(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    code = await guardian_code(bot, student_id)
+    group = bot.server.group(-100200300, "Родители 5А")
+    parent = bot.server.user()
+    parent.send_text(f"/start {code}", chat=group)
+    warning = await group.wait_for("отозвал")
+    assert "Иванов" not in warning.text
+    parent.send_text(f"/start {code}")
+    assert "отозван" in (await parent.next_message()).text
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(Invite))).one().revoked_at is not None
 
 
 async def test_a_restart_between_two_steps_loses_nothing(bot: BotHarness) -> None:
@@ -302,3 +317,94 @@ async def test_unknown_text_from_a_stranger_asks_for_the_code(bot: BotHarness) -
     assert "код приглашения" in (await stranger.next_message()).text
     stranger.send_sticker()
     assert "код приглашения" in (await stranger.next_message()).text
+
+
+async def test_the_apology_reaches_the_user_when_a_handler_fails(bot: BotHarness) -> None:
+    stranger = bot.server.user()
+    bot.server.fail_next("sendMessage", error_code=400, description="Bad Request: something odd")
+    stranger.send_text("/start")
+    assert "что-то пошло не так" in (await stranger.next_message()).text
+
+
+async def test_two_people_redeeming_one_code_at_once_do_not_stall_the_bot(bot: BotHarness) -> None:
+    for _round in range(3):
+        code = await staff_code(bot, StaffRole.TEACHER)
+        first, second = bot.server.user(), bot.server.user()
+        first.send_text(f"/start {code}")
+        second.send_text(f"/start {code}")
+        started = time.monotonic()
+        answers = [(await first.next_message(timeout=3)).text, (await second.next_message(timeout=3)).text]
+        assert time.monotonic() - started < 2
+        assert sum("Вы подключены как" in a for a in answers) == 1
+        assert sum("уже использован" in a for a in answers) == 1
+
+
+async def test_accept_under_an_earlier_childs_consent_does_not_link_another_child(bot: BotHarness) -> None:
+    alice = await add_student(bot, "3Б", "Смирнова", "Алиса")
+    boris = await add_student(bot, "7А", "Смирнов", "Борис")
+    father = bot.server.user()
+    father.send_text(f"/start {await guardian_code(bot, alice)}")
+    alice_consent = await father.wait_for("Смирнова Алиса")
+    father.send_text(f"/start {await guardian_code(bot, boris)}")
+    await father.wait_for("Смирнов Борис")
+    answer = await father.press("✅ Принимаю", message=alice_consent).wait_answer()
+    assert "откройте ссылку" in answer["text"].lower()
+    father.press("✅ Принимаю")  # under Boris's consent
+    await father.wait_for("Вы подключены как родитель ученика: Смирнов Борис")
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(GuardianLink.student_id))).all() == [boris]
+
+
+async def test_chatting_and_commands_while_asked_for_a_code_are_not_wrong_codes(bot: BotHarness) -> None:
+    code = await guardian_code(bot, await add_student(bot, "5А", "Иванов", "Пётр"))
+    parent = bot.server.user()
+    for text in ["/start", "здравствуйте", "/help", "/cancel", "у меня нет кода", "???", "/start"]:
+        parent.send_text(text)
+        await parent.next_message()
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(CodeAttempt))).all() == []
+    parent.send_text(code)
+    assert "Согласие" in (await parent.next_message()).text
+
+
+async def test_commands_work_at_the_consent_step(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = bot.server.user()
+    parent.send_text(f"/start {await guardian_code(bot, student_id)}")
+    await parent.wait_for("Согласие")
+    parent.send_text("/help")
+    assert "Портфолио" in (await parent.next_message()).text
+    parent.send_text("/cancel")
+    assert "отменено" in (await parent.next_message()).text
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(GuardianLink))).all() == []
+
+
+async def test_a_student_cannot_take_the_parents_code_nor_a_parent_the_students(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    pupil = bot.server.user()
+    pupil.send_text(f"/start {await student_code(bot, student_id)}")
+    await pupil.wait_for("Согласие")
+    pupil.press("✅ Принимаю")
+    await pupil.wait_for("Вы подключены как ученик")
+    pupil.send_text(f"/start {await guardian_code(bot, student_id)}")
+    assert "Это код для родителя" in (await pupil.next_message()).text
+
+    parent = bot.server.user()
+    parent.send_text(f"/start {await guardian_code(bot, student_id)}")
+    await parent.wait_for("Согласие")
+    parent.press("✅ Принимаю")
+    await parent.wait_for("Вы подключены как родитель")
+    parent.send_text(f"/start {await student_code(bot, student_id)}")
+    assert "Это код для самого ученика" in (await parent.next_message()).text
+
+
+async def test_blocking_the_bot_marks_the_person_unreachable(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = bot.server.user()
+    parent.send_text(f"/start {await guardian_code(bot, student_id)}")
+    await parent.wait_for("Согласие")
+    parent.block()
+    await bot.server.idle()
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(Account))).one().reachable is False

@@ -51,3 +51,9 @@ async def set_language(session: AsyncSession, account: Account, language: str) -
     account.language = language
     session.add(account)
     await session.commit()
+
+
+async def set_reachable(session: AsyncSession, account: Account, *, reachable: bool) -> None:
+    account.reachable = reachable
+    session.add(account)
+    await session.commit()

@@ -115,13 +115,18 @@ async def check_invite(session: AsyncSession, code: str, now: datetime) -> Invit
     invite = await find_invite(session, code)
     if invite is None:
         return InviteCheck(InviteStatus.UNKNOWN)
+    return InviteCheck(status_of(invite, now), invite)
+
+
+def status_of(invite: Invite, now: datetime) -> InviteStatus:
+    """Whether a known invite may be redeemed now."""
     if invite.used_at is not None:
-        return InviteCheck(InviteStatus.USED, invite)
+        return InviteStatus.USED
     if invite.revoked_at is not None:
-        return InviteCheck(InviteStatus.REVOKED, invite)
+        return InviteStatus.REVOKED
     if invite.expires_at <= now:
-        return InviteCheck(InviteStatus.EXPIRED, invite)
-    return InviteCheck(InviteStatus.OK, invite)
+        return InviteStatus.EXPIRED
+    return InviteStatus.OK
 
 
 async def mark_used(session: AsyncSession, invite: Invite, account_id: int, now: datetime) -> bool:

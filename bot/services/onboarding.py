@@ -40,6 +40,8 @@ class CodeProblem(StrEnum):
     COOLDOWN = "cooldown"
     ALREADY_LINKED = "already_linked"
     STUDENT_INACTIVE = "student_inactive"
+    FOR_GUARDIAN = "for_guardian"  # a student opened the parent's code of their own slip
+    FOR_STUDENT = "for_student"  # a parent opened the child's own code
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class NeedsConsent:
     """A student or guardian code is valid: show the consent text for this child."""
 
     purpose: InvitePurpose
+    invite_id: int
     student_id: int
     student_name: str
     class_label: str
@@ -140,10 +143,42 @@ async def _valid_invite(
     retry_in = await _cooldown_left(session, account.telegram_id, now)
     if retry_in > timedelta(0):
         return Refused(CodeProblem.COOLDOWN, retry_in=retry_in)
+    if not invites.is_well_formed(invites.normalize_code(code)):
+        return Refused(CodeProblem.UNKNOWN)  # chatter, not a guess: not counted
     check = await invites.check_invite(session, code, now)
-    if check.invite is None or check.problem is not None:
-        return await _refuse(session, account, CodeProblem(check.problem or "unknown"), now)
+    if check.invite is None:
+        return await _refuse(session, account, CodeProblem.UNKNOWN, now)  # a guess: counted
+    if check.problem is not None:
+        return Refused(CodeProblem(check.problem))
     return check.invite
+
+
+async def _person_problem(
+    session: AsyncSession, account: Account, invite: Invite, student: Student
+) -> Refused | None:
+    """Why this account can't take this student's invite: already linked, or the other role's code."""
+    if student.status != StudentStatus.ACTIVE:
+        return Refused(CodeProblem.STUDENT_INACTIVE)
+    if await _already_linked(session, account, invite):
+        return Refused(CodeProblem.ALREADY_LINKED, student_name=student.full_name)
+    if invite.purpose == InvitePurpose.GUARDIAN and student.account_id == account.id:
+        return Refused(CodeProblem.FOR_GUARDIAN)
+    if invite.purpose == InvitePurpose.STUDENT and await _is_guardian(session, account, student):
+        return Refused(CodeProblem.FOR_STUDENT)
+    return None
+
+
+async def _is_guardian(session: AsyncSession, account: Account, student: Student) -> bool:
+    link = (
+        await session.exec(
+            select(GuardianLink).where(
+                GuardianLink.account_id == account.id,
+                GuardianLink.student_id == student.id,
+                GuardianLink.status == GuardianLinkStatus.CONFIRMED,
+            )
+        )
+    ).first()
+    return link is not None
 
 
 async def start_redemption(session: AsyncSession, account: Account, code: str, now: datetime) -> Outcome:
@@ -153,18 +188,28 @@ async def start_redemption(session: AsyncSession, account: Account, code: str, n
         return invite
     if invite.purpose == InvitePurpose.STAFF:
         return await _join_staff(session, account, invite, now)
-    assert invite.student_id is not None
+    assert invite.student_id is not None and invite.id is not None
     student, school_class = await _student_with_class(session, invite.student_id)
-    if student.status != StudentStatus.ACTIVE:
-        return Refused(CodeProblem.STUDENT_INACTIVE)
-    if await _already_linked(session, account, invite):
-        return Refused(CodeProblem.ALREADY_LINKED, student_name=student.full_name)
-    return NeedsConsent(InvitePurpose(invite.purpose), student.id, student.full_name, school_class.label)
+    problem = await _person_problem(session, account, invite, student)
+    if problem is not None:
+        return problem
+    return NeedsConsent(
+        InvitePurpose(invite.purpose), invite.id, student.id, student.full_name, school_class.label
+    )
+
+
+async def _lost_the_race(session: AsyncSession, account: Account) -> Refused:
+    """Someone redeemed the invite a moment earlier. End our write transaction at once (SQLite has one
+    writer, and the dialogue state is written next on another connection) and reload the account that
+    the rollback expired, since the caller still uses it."""
+    await session.rollback()
+    await session.refresh(account)
+    return Refused(CodeProblem.USED)
 
 
 async def _join_staff(session: AsyncSession, account: Account, invite: Invite, now: datetime) -> Outcome:
     if not await invites.mark_used(session, invite, account.id, now):
-        return Refused(CodeProblem.USED)
+        return await _lost_the_race(session, account)
     role = StaffRole(invite.role)
     already = (
         await session.exec(
@@ -199,19 +244,20 @@ async def _join_staff(session: AsyncSession, account: Account, invite: Invite, n
     return Joined(InvitePurpose.STAFF, role=role, level=level, class_label=class_label)
 
 
-async def accept_consent(session: AsyncSession, account: Account, code: str, now: datetime) -> Outcome:
-    """Consent given: redeem the code, link the account to the child and record the consent at once."""
-    invite = await _valid_invite(session, account, code, now)
-    if isinstance(invite, Refused):
-        return invite
-    assert invite.student_id is not None
+async def accept_consent(session: AsyncSession, account: Account, invite_id: int, now: datetime) -> Outcome:
+    """Consent given: redeem the invite, link the account to the child and record the consent at once."""
+    invite = await session.get(Invite, invite_id)
+    if invite is None or invite.student_id is None:
+        return Refused(CodeProblem.UNKNOWN)
+    status = invites.status_of(invite, now)
+    if status != invites.InviteStatus.OK:
+        return Refused(CodeProblem(status))
     student, _ = await _student_with_class(session, invite.student_id)
-    if student.status != StudentStatus.ACTIVE:
-        return Refused(CodeProblem.STUDENT_INACTIVE)
-    if await _already_linked(session, account, invite):
-        return Refused(CodeProblem.ALREADY_LINKED, student_name=student.full_name)
+    problem = await _person_problem(session, account, invite, student)
+    if problem is not None:
+        return problem
     if not await invites.mark_used(session, invite, account.id, now):
-        return Refused(CodeProblem.USED)
+        return await _lost_the_race(session, account)
     purpose = InvitePurpose(invite.purpose)
     if purpose == InvitePurpose.STUDENT:
         # A new code for the same student means a new phone: the new account replaces the old one.
@@ -259,8 +305,12 @@ async def _confirm_guardian_link(
     session.add(link)
 
 
-async def decline_consent(session: AsyncSession, account: Account, student_id: int) -> None:
+async def decline_consent(session: AsyncSession, account: Account, invite_id: int) -> None:
     """Only the decline is stored; the code is not spent."""
+    invite = await session.get(Invite, invite_id)
+    if invite is None or invite.student_id is None:
+        return
+    student_id = invite.student_id
     session.add(
         Consent(
             account_id=account.id,
@@ -277,3 +327,23 @@ async def decline_consent(session: AsyncSession, account: Account, student_id: i
         student_id=student_id,
     )
     await session.commit()
+
+
+async def revoke_exposed_code(session: AsyncSession, code: str, now: datetime) -> bool:
+    """A code posted in a group chat is no longer secret: revoke it. True when a live code was revoked."""
+    invite = await invites.find_invite(session, code)
+    if invite is None or invites.status_of(invite, now) != invites.InviteStatus.OK:
+        return False
+    invite.revoked_at = now
+    session.add(invite)
+    await audit.record(
+        session,
+        action="invite_revoked_exposed",
+        channel=AuditChannel.BOT,
+        student_id=invite.student_id,
+        object_type="invite",
+        object_id=invite.id,
+        details="posted in a group chat",
+    )
+    await session.commit()
+    return True
