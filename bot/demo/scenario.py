@@ -39,7 +39,7 @@ class Demo:
     def __init__(self, server: TelegramServer, workdir: Path, output: Path, school_name: str) -> None:
         self.server = server
         self.output = output
-        self.log = (output / "bot.log").open("ab")  # the bot's own log lines, across restarts
+        self.log = (output / "bot.log").open("wb")  # the bot's own log lines, across its restarts
         self.settings = Settings(
             _env_file=None,
             bot_token=server.token,
@@ -60,6 +60,7 @@ class Demo:
         }
         self.bot_process: asyncio.subprocess.Process | None = None
         self._printed = 0
+        self.said: list[str] = []
 
     # -- the administrator's tools: the real CLI ---------------------------------------------------------
 
@@ -71,8 +72,8 @@ class Demo:
         stdout, stderr = await process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"`python -m bot {' '.join(args)}` failed:\n{stderr.decode()}")
-        print(f"$ python -m bot {' '.join(args)}")
-        print("  " + stdout.decode().strip().replace("\n", "\n  "))
+        self.say(f"$ python -m bot {' '.join(args)}")
+        self.say("  " + stdout.decode().strip().replace("\n", "\n  "))
         return stdout.decode()
 
     async def staff_code(self, *args: str) -> str:
@@ -106,7 +107,7 @@ class Demo:
         (self.output / f"invites-{class_label}.csv").write_bytes(
             build_invite_csv(entries, self.server.bot_username, expires_on)
         )
-        print(f"Лист приглашений {class_label}: {self.output / f'invites-{class_label}.pdf'}")
+        self.say(f"Лист приглашений {class_label}: {self.output / f'invites-{class_label}.pdf'}")
         return entries
 
     # -- the bot -------------------------------------------------------------------------------------
@@ -130,15 +131,20 @@ class Demo:
 
     # -- people ------------------------------------------------------------------------------------------
 
+    def say(self, text: str) -> None:
+        """Print a line of the transcript and keep it for demo-output/transcript.txt."""
+        print(text)
+        self.said.append(text)
+
     def scene(self, title: str) -> None:
         self.flush()
-        print(f"\n=== {title} ===")
+        self.say(f"\n=== {title} ===")
 
     def flush(self) -> None:
         """Print what happened in the chats since the last call."""
         lines = self.server.transcript()
         for line in lines[self._printed :]:
-            print("  " + line)
+            self.say("  " + line)
         self._printed = len(lines)
 
 
@@ -234,8 +240,10 @@ async def play(demo: Demo) -> None:
     late = server.user(first_name="Мария", last_name="Попова")
     late.send_text(f"/start {entries_5a['Попова Ксения Олеговна'].guardian_codes[0]}")
     await late.wait_for("Согласие на обработку")
+    demo.flush()
     await demo.stop_bot()
     await demo.start_bot()
+    demo.say("  … бот остановлен и запущен заново (новый процесс) …")
     late.press("✅ Принимаю")
     await late.wait_for("Выберите действие в меню")
     demo.flush()
@@ -322,7 +330,7 @@ async def run_demo(output: Path, school_name: str) -> int:
         finally:
             await demo.stop_bot()
             demo.log.close()
-    (output / "transcript.txt").write_text("\n".join(server.transcript()) + "\n", encoding="utf-8")
+    (output / "transcript.txt").write_text("\n".join(demo.said) + "\n", encoding="utf-8")
     shutil.rmtree(workdir, ignore_errors=True)
     print(f"\nГотово. Листы приглашений, журнал бота и стенограмма: {output}/")
     return 0
