@@ -453,6 +453,8 @@ async def cb_reason(
     if loaded is None or await _refused_as_decided(query, bot, session, loaded, settings.tz):
         return
     if reason == RejectReason.OTHER:
+        if await _busy_with_a_dialogue(query, state):
+            return
         await state.set_state(Review.reason)
         await state.set_data({"achievement_id": loaded.achievement.id, **CardRef.of(query).as_data()})
         await answer_query(query)
@@ -515,6 +517,8 @@ async def cb_field(
     achievement = loaded.achievement
     assert achievement.id is not None
     if field in ("title", "date"):
+        if await _busy_with_a_dialogue(query, state):
+            return
         await state.set_state(Review.correct_title if field == "title" else Review.correct_date)
         await state.set_data({"achievement_id": achievement.id, **CardRef.of(query).as_data()})
         await answer_query(query)
@@ -824,6 +828,22 @@ async def _stop_typing(
     markup = _markup(payload.buttons)
     if ref.message_id is not None and markup is not None:
         await edit_markup(bot, ref.chat_id, ref.message_id, markup)
+
+
+async def _busy_with_a_dialogue(query: CallbackQuery, state: FSMContext) -> bool:
+    """Typing a reason or a correction would replace another dialogue (the reviewer's own half-finished
+    submission): ask to finish or cancel that first instead of losing it."""
+    current = await state.get_state()
+    if current is None or current.startswith("Review:"):
+        return False
+    await answer_query(
+        query,
+        _(
+            "Сначала закончите или отмените начатое действие (кнопка «✖️ Отмена» или /cancel), затем нажмите ещё раз."
+        ),
+        alert=True,
+    )
+    return True
 
 
 async def _left_for_menu(

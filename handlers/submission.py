@@ -120,7 +120,10 @@ async def cb_back(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, principal: Principal
 ) -> None:
     await query.answer()
-    current = (await state.get_state() or "").split(":")[-1].replace("date_typed", "date")
+    current = (await state.get_state() or "").split(":")[-1]
+    if current == "date_typed":  # back from typing a date: the date buttons again
+        await _ask("date", query, state, session, principal)
+        return
     data = await state.get_data()
     index = STEPS.index(current)
     for step in reversed(STEPS[:index]):
@@ -128,6 +131,26 @@ async def cb_back(
             await _ask(step, query, state, session, principal)
             return
     await _ask(current, query, state, session, principal)
+
+
+# -- not an answer ---------------------------------------------------------------------------------------
+
+
+def _is_menu_button(message: Message, principal: Principal) -> bool:
+    menu = {button.text for row in main_menu(principal).keyboard for button in row}
+    return message.text in menu
+
+
+@router.message(StateFilter(Submission), F.text, ~F.text.startswith("/"), _is_menu_button)
+async def on_menu_during_wizard(message: Message) -> None:
+    """A menu button is not an answer: keep the draft and say how to leave it."""
+    await message.answer(_waiting_text())
+
+
+def _waiting_text() -> str:
+    return _(
+        "Сейчас вы добавляете достижение. Ответьте на вопрос выше или нажмите «✖️ Отмена», чтобы выйти в меню."
+    )
 
 
 # -- child ---------------------------------------------------------------------------------------------
@@ -239,7 +262,9 @@ async def on_album_page(
     data = await state.get_data()
     first_page = data.get("media_group_id") != message.media_group_id
     if first_page and await state.get_state() != Submission.evidence.state:
-        await message.answer(_("Сейчас я жду ответ на вопрос выше. Документы можно прислать после «Назад»."))
+        if data.get("refused_album") != message.media_group_id:  # one answer per album, not per page
+            await state.update_data(refused_album=message.media_group_id)
+            await message.answer(_waiting_text())
         return
     if await _take_evidence(message, state, settings, bot) and first_page:
         await _ask_next(message, state, session, principal)
@@ -359,7 +384,7 @@ async def cb_choice(
 # -- title ---------------------------------------------------------------------------------------------
 
 
-@router.message(Submission.title, F.text)
+@router.message(Submission.title, F.text, ~F.text.startswith("/"))
 async def on_title(message: Message, state: FSMContext, session: AsyncSession, principal: Principal) -> None:
     await _save_title(message, message.text or "", state, session, principal)
 
@@ -386,7 +411,7 @@ async def _save_title(
     await _ask_next(event, state, session, principal)
 
 
-@router.message(Submission.title)
+@router.message(Submission.title, ~F.text.startswith("/"))
 async def on_title_not_text(message: Message) -> None:
     await message.answer(
         _("Напишите название мероприятия текстом, например: «Всероссийская олимпиада по математике».")
@@ -422,7 +447,7 @@ async def cb_date(
     await _ask_next(query, state, session, principal)
 
 
-@router.message(Submission.date_typed, F.text)
+@router.message(Submission.date_typed, F.text, ~F.text.startswith("/"))
 async def on_date_typed(
     message: Message, state: FSMContext, session: AsyncSession, principal: Principal, settings: Settings
 ) -> None:
@@ -435,7 +460,7 @@ async def on_date_typed(
     await _ask_next(message, state, session, principal)
 
 
-@router.message(Submission.date_typed)
+@router.message(Submission.date_typed, ~F.text.startswith("/"))
 async def on_date_not_text(message: Message) -> None:
     await message.answer(_input_problem_text(InputProblem.DATE_FORMAT))
 
@@ -717,3 +742,9 @@ def _input_problem_text(problem: InputProblem) -> str:
         InputProblem.DATE_FUTURE: _("Дата не может быть в будущем. Напишите дату мероприятия."),
         InputProblem.DATE_TOO_OLD: _("Дата слишком давняя: принимаются достижения с 2000 года."),
     }.get(problem, _("Проверьте данные и попробуйте ещё раз."))
+
+
+@router.message(StateFilter(Submission), ~F.text.startswith("/"))
+async def on_anything_else(message: Message) -> None:
+    """Last in this router: whatever isn't an answer to the current question (a photo at a button step)."""
+    await message.answer(_waiting_text())

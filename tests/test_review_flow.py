@@ -460,3 +460,17 @@ async def test_a_submitter_who_blocked_the_bot_is_marked_unreachable_and_nothing
     async with bot.session_factory() as session:
         guardian = await session.get(Account, school.guardian.id)
         assert guardian is not None and guardian.reachable is False
+
+
+async def test_typing_a_reason_does_not_wipe_the_reviewers_own_draft(bot: BotHarness, school: School) -> None:
+    teacher = person(bot, school.teacher_5a, "Елена")
+    await submit(bot, school.students_5a[0].id, school.guardian)
+    card = await card_for(bot, teacher)
+    teacher.send_photo(photo(9))  # her own submission, started from the menu
+    await teacher.wait_for("Выберите класс")
+    teacher.press("❌ Отклонить", message=card)
+    await teacher.wait_for("другое")
+    answer = await teacher.press("другое").wait_answer()
+    assert "Сначала закончите или отмените" in answer["text"]
+    teacher.press("5А")  # the draft goes on
+    await teacher.wait_for("Отметьте ученика")

@@ -314,3 +314,43 @@ async def test_a_coach_sends_a_team_diploma_for_two_students(bot: BotHarness) ->
         assert len(achievements) == 2 and all(a.status == AchievementStatus.PENDING for a in achievements)
         files = (await session.exec(select(EvidenceFile))).all()
         assert len(files) == 2 and files[0].path != files[1].path and files[0].sha256 == files[1].sha256
+
+
+async def to_title_step(parent: FakeUser) -> None:
+    parent.send_photo(photo())
+    await parent.wait_for("Выберите категорию")
+    parent.press(OLYMPIAD)
+    await parent.wait_for("Какого уровня")
+    parent.press("школьный")
+    await parent.wait_for("Какой результат")
+    parent.press("участник")
+    await parent.wait_for("Напишите название")
+
+
+async def test_menu_buttons_and_commands_are_not_taken_as_the_title(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    await to_title_step(parent)
+    parent.send_text("➕ Добавить достижение")
+    assert "Сейчас вы добавляете достижение" in (await parent.next_message()).text
+    parent.send_text("/help")
+    assert "Портфолио" in (await parent.next_message()).text
+    parent.send_photo(photo(2))
+    assert "Напишите название мероприятия текстом" in (await parent.next_message()).text
+    parent.send_text("Олимпиада")  # the draft is still there
+    await parent.wait_for("Когда было")
+    parent.press("Другая дата")
+    await parent.wait_for("ДД.ММ.ГГГГ")
+    parent.press("← Назад")
+    await parent.wait_for("Когда было")
+
+
+async def test_a_second_album_at_a_button_step_gets_one_answer(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    parent.send_photo(photo())
+    await parent.wait_for("Выберите категорию")
+    parent.send_album([(photo(2), "photo"), (photo(3), "photo"), (photo(4), "photo")])
+    await parent.wait_for("Сейчас вы добавляете достижение")
+    await bot.server.idle()
+    assert sum("Сейчас вы добавляете" in (m.text or "") for m in parent.messages) == 1

@@ -30,6 +30,7 @@ from bot.services.submissions import (
 )
 from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, RejectReason
 from models import (
+    Account,
     Achievement,
     AchievementStatusChange,
     AuditEvent,
@@ -640,3 +641,16 @@ def test_review_buttons_unpack_with_a_callback_data_factory_and_fit_in_64_bytes(
     data = submissions.review_callback(submissions.ReviewAction.CORRECT, 2**31)
     assert ReviewCb.unpack(data) == ReviewCb(action="correct", achievement_id=2**31)
     assert len(data.encode()) <= 64
+
+
+async def test_a_class_teacher_who_cannot_be_reached_is_passed_over_for_the_deputy(
+    session_factory: SessionFactory, school: School
+) -> None:
+    peter = school.students_5a[0]
+    async with session_factory() as session:
+        teacher = await session.get(Account, school.teacher_5a.id)
+        assert teacher is not None
+        teacher.reachable = False  # blocked the bot, or never started it
+        session.add(teacher)
+        await session.commit()
+        assert await reviewers_for(session, peter.id) == [school.deputy.id]

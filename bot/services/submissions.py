@@ -195,13 +195,22 @@ async def _load_student(session: AsyncSession, student_id: int) -> tuple[Student
 
 async def reviewers_for(session: AsyncSession, student_id: int) -> list[int]:
     """Who reviews this student's submissions: the class teacher(s) of the student's current class;
-    if it has none, the deputy of its level; if none either, the administrators."""
+    if none can be reached (none assigned, or they blocked or never started the bot), the deputy of its
+    level; if none either, the administrators."""
     _student, school_class = await _load_student(session, student_id)
     return (
-        await _staff_ids(session, StaffRole.CLASS_TEACHER, StaffAssignment.class_id == school_class.id)
-        or await _staff_ids(session, StaffRole.DEPUTY, StaffAssignment.level == school_class.level)
-        or await _staff_ids(session, StaffRole.ADMIN)
+        await _reachable(session, StaffRole.CLASS_TEACHER, StaffAssignment.class_id == school_class.id)
+        or await _reachable(session, StaffRole.DEPUTY, StaffAssignment.level == school_class.level)
+        or await _reachable(session, StaffRole.ADMIN)
     )
+
+
+async def _reachable(session: AsyncSession, role: StaffRole, *conditions: Any) -> list[int]:
+    ids = await _staff_ids(session, role, *conditions)
+    if not ids:
+        return []
+    query = select(Account.id).where(col(Account.id).in_(ids), col(Account.reachable).is_(True))
+    return sorted((await session.exec(query)).all())
 
 
 async def _next_number(session: AsyncSession, year: int) -> str:
