@@ -22,10 +22,8 @@ from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
-    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    InputMediaPhoto,
     Message,
 )
 from aiogram.utils.i18n import gettext as _
@@ -42,6 +40,7 @@ from bot.services import access, audit, submissions
 from bot.services.evidence import StoredFile
 from bot.services.outbox import MAX_CAPTION, MAX_TEXT, NotificationPayload, visible_length
 from bot.services.principal import Principal
+from bot.services.sender import send_now
 from bot.services.submissions import (
     MAX_REASON_LENGTH,
     Decision,
@@ -765,38 +764,15 @@ async def cb_open(
     await _send_card(bot, query.from_user.id, payload, settings.media_dir)
 
 
-def _media_file(media_dir: Path, relative: str) -> FSInputFile | None:
-    path = (media_dir / relative).resolve()
-    if not path.is_relative_to(media_dir.resolve()) or not path.is_file():
-        return None
-    return FSInputFile(path)
-
-
 async def _send_card(bot: Bot, chat_id: int, payload: NotificationPayload, media_dir: Path) -> None:
     """The card as the reviewer got it first: the evidence with the details, and the buttons."""
-    markup = _markup(payload.buttons)
-    paths = payload.photo_paths or ([payload.document_path] if payload.document_path else [])
-    files = [_media_file(media_dir, path) for path in paths]
-    if any(file is None for file in files):
+    try:
+        await send_now(bot, chat_id, payload, media_dir)
+    except FileNotFoundError:
         text = (
             payload.text + "\n\n" + _("⚠️ Файл доказательства не найден в архиве — сообщите администратору.")
         )
-        await bot.send_message(chat_id, text, reply_markup=markup)
-        return
-    if payload.is_album:
-        media = [
-            InputMediaPhoto(media=file, caption=payload.text if index == 0 else None)
-            for index, file in enumerate(files)
-            if file is not None
-        ]
-        await bot.send_media_group(chat_id, media)
-        await bot.send_message(chat_id, payload.buttons_text or payload.text, reply_markup=markup)
-    elif payload.photo_paths and files[0] is not None:
-        await bot.send_photo(chat_id, files[0], caption=payload.text, reply_markup=markup)
-    elif payload.document_path and files[0] is not None:
-        await bot.send_document(chat_id, files[0], caption=payload.text, reply_markup=markup)
-    else:
-        await bot.send_message(chat_id, payload.text, reply_markup=markup)
+        await bot.send_message(chat_id, text, reply_markup=_markup(payload.buttons))
 
 
 # -- typed reason, title and date ------------------------------------------------------------------------

@@ -77,3 +77,26 @@ async def test_a_forwarded_photo_is_accepted_and_flagged(bot: BotHarness) -> Non
     assert "Переслано" in card.caption
     async with bot.session_factory() as session:
         assert (await session.exec(select(Achievement))).one().forwarded
+
+
+async def test_a_mixed_album_reaches_the_reviewer_page_by_page(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А")
+    parent = await guardian_of(bot, student_id)
+    parent.send_text("➕ Добавить достижение")
+    await parent.wait_for("Пришлите фото")
+    parent.send_album(
+        [
+            (image_bytes("PNG"), "document", "page1.png"),
+            (PDF, "document", "page2.pdf"),
+            (image_bytes("JPEG"), "document", "page3.jpg"),
+        ]
+    )
+    await answer_wizard(parent)
+    await parent.wait_for("отправлено на проверку")
+    await teacher.wait_for("одобрить, отклонить или исправить", timeout=10)
+    documents = [m for m in teacher.messages if m.kind == "document"]
+    assert len(documents) == 3
+    assert "Иванов Пётр, 5А" in (documents[0].caption or "")
+    teacher.press("✅ Одобрить")
+    await parent.wait_for("одобрено", timeout=10)

@@ -157,7 +157,7 @@ async def test_a_notification_is_only_queued_with_the_change_it_announces(
         {"text": "x" * 1025, "photo_paths": ["a.jpg"]},
         {"text": "x" * 4097},
         {"text": "x", "photo_paths": [f"{n}.jpg" for n in range(11)]},
-        {"text": "x", "photo_paths": ["a.jpg"], "document_path": "b.pdf"},
+        {"text": "x", "photo_paths": ["a.jpg"], "document_paths": ["b.pdf"]},
         {"text": "x", "buttons": [[("Да", "y" * 65)]]},
     ],
     ids=["long-caption", "long-text", "album-of-11", "photo-and-document", "long-callback-data"],
@@ -367,7 +367,7 @@ async def test_photos_documents_and_albums_arrive_with_captions_and_buttons(
     await queue(
         session_factory,
         account_id,
-        NotificationPayload(text="Документ", document_path="d.pdf", buttons=buttons),
+        NotificationPayload(text="Документ", document_paths=["d.pdf"], buttons=buttons),
         "2",
     )
     await queue(
@@ -400,7 +400,7 @@ async def test_a_missing_evidence_file_fails_the_notification(
     [account_id] = await accounts_for(session_factory, [server.user(started=True)])
     await queue(session_factory, account_id, NotificationPayload(text="x", photo_paths=["gone.jpg"]), "k")
     await queue(
-        session_factory, account_id, NotificationPayload(text="x", document_path="../../etc/passwd"), "j"
+        session_factory, account_id, NotificationPayload(text="x", document_paths=["../../etc/passwd"]), "j"
     )
     sender, _clock = fake_clock_sender()
 

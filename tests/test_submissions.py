@@ -272,7 +272,7 @@ async def test_the_class_teacher_gets_one_review_card_with_the_evidence_and_thre
     assert (notification.account_id, notification.kind) == (school.teacher_5a.id, "review")
     assert notification.dedup_key == f"review:{achievement.id}:{school.teacher_5a.id}"
     card = NotificationPayload.model_validate_json(notification.payload)
-    assert card.photo_paths == [f.path for f in album] and card.document_path is None
+    assert card.photo_paths == [f.path for f in album] and card.document_paths == []
     assert "Иванов Пётр, 5А" in card.text
     assert "Умники &amp; умницы» &lt;b&gt;2026&lt;/b&gt; 🏆" in card.text
     assert "2026-0001" in card.text and "Переслано" in card.text and "01.02.2026" in card.text
@@ -309,7 +309,7 @@ async def test_a_pdf_goes_on_the_card_as_a_document(session_factory: SessionFact
     await submit(session_factory, make_draft(school.students_5a[0].id, files=files), school.guardian.id)
     [notification] = await notifications(session_factory)
     card = NotificationPayload.model_validate_json(notification.payload)
-    assert (card.document_path, card.photo_paths) == (files[0].path, [])
+    assert (card.document_paths, card.photo_paths) == ([files[0].path], [])
 
 
 async def test_a_coachs_submission_goes_to_the_students_class_teacher(

@@ -30,24 +30,25 @@ def visible_length(text: str) -> int:
 class NotificationPayload(BaseModel):
     """What to send, stored as JSON in `Notification.payload`.
 
-    Text only; or photos (one photo, or an album of 2–10 with `text` as the caption of the first item);
-    or one document with `text` as its caption. Paths are relative to MEDIA_DIR. An album can't carry
-    buttons, so they come in a message of their own right after it, with `buttons_text` (or `text`).
+    Text only; or photos, or documents (one, or an album of 2–10 with `text` as the caption of the first
+    item); Telegram can't mix photos and documents in one album. Paths are relative to MEDIA_DIR. An
+    album can't carry buttons, so they come in a message of their own right after it, with
+    `buttons_text` (or `text`).
     """
 
     text: str
     photo_paths: list[str] = Field(default_factory=list)
-    document_path: str | None = None
+    document_paths: list[str] = Field(default_factory=list)
     buttons: list[list[tuple[str, str]]] = Field(default_factory=list)  # rows of (text, callback_data)
     buttons_text: str | None = None
 
     @model_validator(mode="after")
     def _within_telegram_limits(self) -> NotificationPayload:
-        if self.photo_paths and self.document_path:
-            raise ValueError("photos and a document can't go in one notification")
-        if len(self.photo_paths) > MAX_ALBUM:
-            raise ValueError(f"an album holds at most {MAX_ALBUM} photos")
-        has_media = bool(self.photo_paths or self.document_path)
+        if self.photo_paths and self.document_paths:
+            raise ValueError("photos and documents can't go in one notification")
+        if len(self.media_paths) > MAX_ALBUM:
+            raise ValueError(f"an album holds at most {MAX_ALBUM} items")
+        has_media = bool(self.media_paths)
         if not has_media and not self.text.strip():
             raise ValueError("a text message needs text")
         if visible_length(self.text) > (MAX_CAPTION if has_media else MAX_TEXT):
@@ -61,8 +62,12 @@ class NotificationPayload(BaseModel):
         return self
 
     @property
+    def media_paths(self) -> list[str]:
+        return self.photo_paths or self.document_paths
+
+    @property
     def is_album(self) -> bool:
-        return len(self.photo_paths) > 1
+        return len(self.media_paths) > 1
 
 
 QUEUED_FLAG = "outbox_queued"

@@ -33,7 +33,13 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramRetryAfter,
 )
-from aiogram.types import FSInputFile, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
+from aiogram.types import (
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+)
 from pydantic import ValidationError
 from sqlalchemy import or_, update
 from sqlmodel import col, select
@@ -218,7 +224,7 @@ class OutboxSender:
         items = _part_sizes(job.payload)[part]
         await self._wait_for_global_slot()
         try:
-            job.message_id = await _send_part(bot, job.chat_id, job.payload, part, media_dir)
+            job.message_id = await send_part(bot, job.chat_id, job.payload, part, media_dir)
         except TelegramRetryAfter as error:
             self._next_send_at = self._clock() + error.retry_after
             log.warning(
@@ -319,7 +325,7 @@ class OutboxSender:
 def _part_sizes(payload: NotificationPayload) -> list[int]:
     """How many messages each request of this notification sends: what the rate limits count."""
     if payload.is_album:
-        return [len(payload.photo_paths), 1] if payload.buttons else [len(payload.photo_paths)]
+        return [len(payload.media_paths), 1] if payload.buttons else [len(payload.media_paths)]
     return [1]
 
 
@@ -341,19 +347,20 @@ def _media_file(media_dir: Path, relative: str) -> FSInputFile:
     return FSInputFile(path)
 
 
-async def _send_part(bot: Bot, chat_id: int, payload: NotificationPayload, part: int, media_dir: Path) -> int:
+async def send_part(bot: Bot, chat_id: int, payload: NotificationPayload, part: int, media_dir: Path) -> int:
     """Send one request of the notification; the id of the (last) message it sent."""
     html = ParseMode.HTML
     if payload.is_album and part == 0:
+        item = InputMediaPhoto if payload.photo_paths else InputMediaDocument
         media = [
-            InputMediaPhoto(
+            item(
                 media=_media_file(media_dir, path),
                 caption=payload.text if index == 0 else None,
                 parse_mode=html,
             )
-            for index, path in enumerate(payload.photo_paths)
+            for index, path in enumerate(payload.media_paths)
         ]
-        return (await bot.send_media_group(chat_id, media))[-1].message_id
+        return (await bot.send_media_group(chat_id, media))[-1].message_id  # type: ignore[arg-type]
     if payload.is_album:
         message = await bot.send_message(
             chat_id, payload.buttons_text or payload.text, parse_mode=html, reply_markup=_keyboard(payload)
@@ -366,10 +373,10 @@ async def _send_part(bot: Bot, chat_id: int, payload: NotificationPayload, part:
             parse_mode=html,
             reply_markup=_keyboard(payload),
         )
-    elif payload.document_path:
+    elif payload.document_paths:
         message = await bot.send_document(
             chat_id,
-            _media_file(media_dir, payload.document_path),
+            _media_file(media_dir, payload.document_paths[0]),
             caption=payload.text,
             parse_mode=html,
             reply_markup=_keyboard(payload),
@@ -379,3 +386,11 @@ async def _send_part(bot: Bot, chat_id: int, payload: NotificationPayload, part:
             chat_id, payload.text, parse_mode=html, reply_markup=_keyboard(payload)
         )
     return message.message_id
+
+
+async def send_now(bot: Bot, chat_id: int, payload: NotificationPayload, media_dir: Path) -> int:
+    """Send every part at once, outside the outbox: for an answer to the person's own request."""
+    message_id = 0
+    for part in range(len(_part_sizes(payload))):
+        message_id = await send_part(bot, chat_id, payload, part, media_dir)
+    return message_id

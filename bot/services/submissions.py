@@ -281,16 +281,11 @@ def review_card(
         lines.append(_("⚠️ Похоже, этот документ уже загружен"))
     if achievement.forwarded:
         lines.append(_("↪️ Переслано"))
-    photos = [f.path for f in files if f.mime_type.startswith("image/")]
-    documents = [f.path for f in files if not f.mime_type.startswith("image/")]
-    if documents:
-        # Photos and documents can't share an album: the card shows the first document, the rest are
-        # in the web admin.
-        if len(files) > 1:
-            lines.append(_("Файлов: {count}, все видны в веб-админке").format(count=len(files)))
-        media: dict[str, Any] = {"document_path": documents[0]}
+    # Telegram can't mix photos and documents in one album: with any PDF, every page goes as a document.
+    if all(f.mime_type.startswith("image/") for f in files):
+        media: dict[str, Any] = {"photo_paths": [f.path for f in files]}
     else:
-        media = {"photo_paths": photos}
+        media = {"document_paths": [f.path for f in files]}
     assert achievement.id is not None, "flushed before the card is made"
     buttons = [
         [
