@@ -634,7 +634,7 @@ async def _ask(
             "Пришлите фото диплома, грамоты или сертификата. Несколько страниц — одним альбомом. "
             "Подойдёт и файл: JPEG, PNG, HEIC или PDF до 20 МБ."
         )
-        _nav(builder, back=True)
+        _nav(builder, back=await _applies("child", data, session, principal))
     elif step in ("category", "level", "result", "source"):
         text, values = _choices(step, data)
         for value in values:

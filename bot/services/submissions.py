@@ -446,8 +446,14 @@ def _outcome_message(achievement: Achievement, student: Student) -> Notification
             **what
         )
     else:
-        text = _("❌ Достижение № {number} «{title}» ({name}) отклонено.\nПричина: {reason}").format(
-            reason=html.escape(reject_reason_text(achievement.reject_reason or "")), **what
+        text = (
+            _("❌ Достижение № {number} «{title}» ({name}) отклонено.\nПричина: {reason}").format(
+                reason=html.escape(reject_reason_text(achievement.reject_reason or "")), **what
+            )
+            + "\n"
+            + _(
+                "Если нужно, пришлите его заново через «➕ Добавить достижение» — например, с более чётким фото."
+            )
         )
     return NotificationPayload(text=text)
 
