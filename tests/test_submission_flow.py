@@ -47,6 +47,18 @@ async def answer_wizard_after_evidence(user: FakeUser, title: str = "Олимп�
     user.press("✅ Подтвердить")
 
 
+async def to_title_step(parent: FakeUser, seed: int = 1) -> None:
+    """From sending a photo at the main menu to the title question (olympiad, school level, participant)."""
+    parent.send_photo(photo(seed))
+    await parent.wait_for("Выберите категорию")
+    parent.press(OLYMPIAD)
+    await parent.wait_for("Какого уровня")
+    parent.press("школьный")
+    await parent.wait_for("Какой результат")
+    parent.press("участник")
+    await parent.wait_for("Напишите название")
+
+
 async def test_parent_sends_a_diploma_and_the_class_teacher_gets_the_card(bot: BotHarness) -> None:
     student_id = await add_student(bot, "5А", "Иванов", "Пётр")
     teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А")
@@ -139,14 +151,7 @@ async def test_wrong_things_where_a_file_is_expected_get_a_re_prompt(bot: BotHar
 async def test_title_and_date_validation(bot: BotHarness) -> None:
     student_id = await add_student(bot, "5А", "Иванов", "Пётр")
     parent = await guardian_of(bot, student_id)
-    parent.send_photo(photo())
-    await parent.wait_for("Выберите категорию")
-    parent.press(OLYMPIAD)
-    await parent.wait_for("Какого уровня")
-    parent.press("школьный")
-    await parent.wait_for("Какой результат")
-    parent.press("участник")
-    await parent.wait_for("Напишите название")
+    await to_title_step(parent)
     parent.send_text("Х" * 1500)
     await parent.wait_for("Слишком длинное название")
     parent.send_text('Конкурс <b>"Юный химик"</b> & 🧪')
@@ -234,14 +239,7 @@ async def test_the_same_file_twice_is_flagged(bot: BotHarness) -> None:
     student_id = await add_student(bot, "5А", "Иванов", "Пётр")
     parent = await guardian_of(bot, student_id)
     for attempt in range(2):
-        parent.send_photo(photo(7))
-        await parent.wait_for("Выберите категорию")
-        parent.press(OLYMPIAD)
-        await parent.wait_for("Какого уровня")
-        parent.press("школьный")
-        await parent.wait_for("Какой результат")
-        parent.press("участник")
-        await parent.wait_for("Напишите название")
+        await to_title_step(parent, seed=7)
         parent.send_text("Олимпиада")
         await parent.wait_for("Когда было")
         parent.press("Сегодня")
@@ -314,17 +312,6 @@ async def test_a_coach_sends_a_team_diploma_for_two_students(bot: BotHarness) ->
         assert len(achievements) == 2 and all(a.status == AchievementStatus.PENDING for a in achievements)
         files = (await session.exec(select(EvidenceFile))).all()
         assert len(files) == 2 and files[0].path != files[1].path and files[0].sha256 == files[1].sha256
-
-
-async def to_title_step(parent: FakeUser) -> None:
-    parent.send_photo(photo())
-    await parent.wait_for("Выберите категорию")
-    parent.press(OLYMPIAD)
-    await parent.wait_for("Какого уровня")
-    parent.press("школьный")
-    await parent.wait_for("Какой результат")
-    parent.press("участник")
-    await parent.wait_for("Напишите название")
 
 
 async def test_menu_buttons_and_commands_are_not_taken_as_the_title(bot: BotHarness) -> None:

@@ -121,20 +121,10 @@ async def _student_with_class(session: AsyncSession, student_id: int) -> tuple[S
     return row[0], row[1]
 
 
-async def _already_linked(session: AsyncSession, account: Account, invite: Invite) -> bool:
+def _already_linked(account: Account, invite: Invite, student: Student, is_guardian: bool) -> bool:
     if invite.purpose == InvitePurpose.STUDENT:
-        student = await session.get(Student, invite.student_id)
-        return student is not None and student.account_id == account.id
-    link = (
-        await session.exec(
-            select(GuardianLink).where(
-                GuardianLink.account_id == account.id,
-                GuardianLink.student_id == invite.student_id,
-                GuardianLink.status == GuardianLinkStatus.CONFIRMED,
-            )
-        )
-    ).first()
-    return link is not None
+        return student.account_id == account.id
+    return is_guardian
 
 
 async def _valid_invite(
@@ -159,11 +149,12 @@ async def _person_problem(
     """Why this account can't take this student's invite: already linked, or the other role's code."""
     if student.status != StudentStatus.ACTIVE:
         return Refused(CodeProblem.STUDENT_INACTIVE)
-    if await _already_linked(session, account, invite):
+    is_guardian = await _is_guardian(session, account, student)
+    if _already_linked(account, invite, student, is_guardian):
         return Refused(CodeProblem.ALREADY_LINKED, student_name=student.full_name)
     if invite.purpose == InvitePurpose.GUARDIAN and student.account_id == account.id:
         return Refused(CodeProblem.FOR_GUARDIAN)
-    if invite.purpose == InvitePurpose.STUDENT and await _is_guardian(session, account, student):
+    if invite.purpose == InvitePurpose.STUDENT and is_guardian:
         return Refused(CodeProblem.FOR_STUDENT)
     return None
 
