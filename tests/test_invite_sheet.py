@@ -19,7 +19,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.__main__ import main
-from bot.reports.invite_sheet import QR_SIZE, build_invite_csv, build_invite_sheet
+from bot.reports.invite_sheet import QR_SIZE, _clipped_to, _fitting_size, build_invite_csv, build_invite_sheet
 from bot.reports.pdf import Document, safe_text
 from bot.services.invites import SheetEntry, deep_link, issue_class_sheet_invites
 from bot.services.roster import import_roster
@@ -241,3 +241,14 @@ def test_the_pdf_base_table_wraps_and_repeats_its_header_on_every_page() -> None
     assert len(pages) > 1
     assert all("№ Название" in page.extract_text() for page in pages)
     assert "Достижения □" in pages[0].extract_text()
+
+
+def test_a_very_long_name_never_runs_into_the_class_label() -> None:
+    pdf = Document("t")
+    pdf.add_page()
+    name = "Римская-Корсакова-Мусоргская-Бородина " * 3
+    size = _fitting_size(pdf, name, 100, 13, smallest=6)
+    pdf.set_font(size=size)
+    clipped = _clipped_to(pdf, name, 100)
+    assert pdf.get_string_width(clipped) <= 100 - 2 * pdf.c_margin
+    assert clipped.startswith("Римская-Корсакова") and clipped.endswith("…")

@@ -153,8 +153,8 @@ class _Sheet:
 
         pdf.set_xy(left, y + 5)
         name_width = self.inner * 0.78
-        pdf.set_font(FONT_FAMILY, "B", _fitting_size(pdf, entry.full_name, name_width, 13))
-        pdf.cell(name_width, 7, entry.full_name)
+        pdf.set_font(FONT_FAMILY, "B", _fitting_size(pdf, entry.full_name, name_width, 13, smallest=6))
+        pdf.cell(name_width, 7, _clipped_to(pdf, entry.full_name, name_width))
         pdf.set_font(FONT_FAMILY, "", 11)
         class_text = _("{class_label} класс").format(class_label=entry.class_label)
         pdf.cell(self.inner - name_width, 7, class_text, align=Align.R)
@@ -250,6 +250,13 @@ def _fitting_size(pdf: Document, text: str, width: float, size: float, smallest:
             break
         size -= 0.5
     return size
+
+
+def _clipped_to(pdf: Document, text: str, width: float) -> str:
+    """`text` cut with «…» so that it never runs into its neighbour (a name longer than any real one)."""
+    while len(text) > 1 and pdf.get_string_width(text) > width - 2 * pdf.c_margin:
+        text = text[:-2] + "…"
+    return text
 
 
 def _qr_image(data: str) -> Image:
