@@ -22,13 +22,13 @@ from typing import Any
 
 from aiogram.utils.i18n import I18n
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n_text import _
 from bot.services import audit, outbox
 from bot.services.evidence import StoredFile, find_duplicates
+from bot.services.numbering import next_number
 from bot.services.outbox import NotificationPayload
 from bot.services.taxonomy import (
     AchievementLevel,
@@ -42,7 +42,6 @@ from models import (
     Account,
     Achievement,
     AchievementStatusChange,
-    Counter,
     EvidenceFile,
     SchoolClass,
     StaffAssignment,
@@ -213,25 +212,6 @@ async def _reachable(session: AsyncSession, role: StaffRole, *conditions: Any) -
     return sorted((await session.exec(query)).all())
 
 
-async def _next_number(session: AsyncSession, year: int) -> str:
-    """The next human number of the year, e.g. «2026-0142». Safe under concurrency.
-
-    One atomic upsert: PostgreSQL locks the counter row until commit, SQLite the whole database; so
-    concurrent submissions get distinct numbers, and a rolled-back one gives its number back. Being the
-    first write of the transaction, it is also where SQLite waits (busy_timeout) for the write lock.
-    """
-    name = f"achievement:{year}"
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(Counter)
-        .values(name=name, value=1)
-        .on_conflict_do_update(index_elements=["name"], set_={"value": Counter.value + 1})
-        .returning(Counter.value)
-    )
-    value = (await session.exec(statement)).scalar_one()
-    return f"{year}-{value:04d}"
-
-
 def _clipped(text: str, limit: int = MAX_NAME_ON_CARD) -> str:
     """`text` HTML-escaped, cut to `limit` characters with «…»."""
     return html.escape(text if len(text) <= limit else text[: limit - 1] + "…")
@@ -321,7 +301,7 @@ async def create_submission(
     title = validate_title(draft.title)
     check_event_date(draft.event_date, now.date())
 
-    # Reads first: the number below is the transaction's first write (see _next_number).
+    # Reads first: the number below is the transaction's first write (see numbering.next_number).
     student, school_class = await _load_student(session, draft.student_id)
     class_teachers = await _staff_ids(
         session, StaffRole.CLASS_TEACHER, StaffAssignment.class_id == school_class.id
@@ -333,7 +313,7 @@ async def create_submission(
     reviewer_accounts = await _accounts(session, reviewers)
 
     achievement = Achievement(
-        number=await _next_number(session, now.year),
+        number=await next_number(session, "achievement", now.year),
         student_id=draft.student_id,
         submitted_by_account_id=submitter_account_id,
         category=draft.category,
