@@ -61,8 +61,7 @@ async def cmd_submit(
     message: Message, state: FSMContext, session: AsyncSession, principal: Principal
 ) -> None:
     if not principal.has_any_role:
-        await message.answer(_("Сначала подключитесь по ссылке-приглашению от школы."))
-        return
+        return await _not_joined(message)
     await state.set_state(Submission.child)
     await state.set_data({"files": []})
     await _ask_next(message, state, session, principal)
