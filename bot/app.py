@@ -77,6 +77,7 @@ async def set_commands(bot: Bot, i18n_instance: I18n) -> None:
                 BotCommand(command="help", description=_("Справка")),
                 BotCommand(command="lang", description=_("Язык / Language")),
                 BotCommand(command="cancel", description=_("Отменить текущее действие")),
+                BotCommand(command="verify", description=_("Проверить код выписки")),
             ]
         await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=locale)
 

@@ -58,3 +58,12 @@ class PendingPageCb(CallbackData, prefix="pq"):
     """A page of the reviewer's /pending queue."""
 
     page: int
+
+
+class RequestCb(CallbackData, prefix="rq"):
+    """A choice in the results request: `step` is child, scope, back or cancel; `value` the child's id or
+    the scope; `student_id` the child a scope is chosen for (checked again on press)."""
+
+    step: str
+    value: str = ""
+    student_id: int = 0

@@ -19,6 +19,7 @@ BTN_MY_CLASS = __("🏫 Мой класс")
 BTN_COVERAGE = __("📊 Подключение")
 BTN_LANGUAGE = __("🌐 Язык")
 BTN_HELP = __("❓ Помощь")
+BTN_REQUEST = __("📄 Запросить результаты")
 
 LANGUAGES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
 
@@ -29,6 +30,8 @@ def main_menu(principal: Principal) -> ReplyKeyboardMarkup:
         rows.append([str(BTN_SUBMIT)])
     if access.reviews_submissions(principal):
         rows.append([str(BTN_PENDING)])
+    if principal.is_guardian or principal.is_student:
+        rows.append([str(BTN_REQUEST)])
     if principal.is_guardian:
         rows.append([str(BTN_CHILDREN)])
     if principal.is_student:

@@ -27,3 +27,14 @@ class Submission(StatesGroup):
     date_typed = State()
     source = State()
     confirm = State()
+
+
+class ResultsRequestDialog(StatesGroup):
+    """A results request (regulation 6.4); data: student_id."""
+
+    child = State()
+    scope = State()
+
+
+class Verify(StatesGroup):
+    code = State()  # /verify without a code: waiting for it to be typed

@@ -2,11 +2,19 @@
 
 from aiogram import Dispatcher, Router
 
-from handlers import common, fallback, groups, review, start, submission
+from handlers import common, fallback, groups, requests, review, start, submission
 
 
 def routers() -> list[Router]:
-    return [groups.router, start.router, submission.router, review.router, common.router, fallback.router]
+    return [
+        groups.router,
+        start.router,
+        submission.router,
+        review.router,
+        requests.router,
+        common.router,
+        fallback.router,
+    ]
 
 
 def detach(dispatcher: Dispatcher) -> None:

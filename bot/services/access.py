@@ -64,3 +64,16 @@ def reviews_submissions(principal: Principal) -> bool:
 def may_withdraw(principal: Principal, achievement: Achievement) -> bool:
     """Take back a submission: only the person who submitted it."""
     return principal.account_id is not None and achievement.submitted_by_account_id == principal.account_id
+
+
+def may_request_extract(principal: Principal, student: Student) -> bool:
+    """A results request (regulation 6.4) for an active student: the student themself or a confirmed
+    guardian. Staff do not request extracts on a family's behalf."""
+    if principal.account_id is None or student.id is None or student.status != StudentStatus.ACTIVE:
+        return False
+    return principal.own_student_id == student.id or student.id in principal.children
+
+
+def may_verify_extract(principal: Principal) -> bool:
+    """Check an extract's verification code: any staff member."""
+    return principal.account_id is not None and principal.is_staff

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -25,7 +23,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n_text import _
+from bot.i18n_text import _, in_language
 from bot.services import outbox
 from bot.services.outbox import NotificationPayload
 from bot.services.submissions import reviewers_for
@@ -63,13 +61,6 @@ class _Overdue:
 def days_text(days: int) -> str:
     """«1 день», «2 дня», «5 дней», «21 день» in the current I18n context's language."""
     return ngettext("{days} день", "{days} дня", days).format(days=days)
-
-
-@contextmanager
-def _in_language(i18n: I18n, language: str) -> Iterator[None]:
-    locale = language if language in i18n.available_locales else i18n.default_locale
-    with i18n.context(), i18n.use_locale(locale):
-        yield
 
 
 def _reminder_message(items: list[_Overdue]) -> NotificationPayload:
@@ -206,7 +197,7 @@ async def _queue_reminders(
     for reviewer_id, own in sorted(by_reviewer.items()):
         if keys[reviewer_id] in already or reviewer_id not in accounts:
             continue
-        with _in_language(i18n, accounts[reviewer_id].language):
+        with in_language(accounts[reviewer_id].language, i18n):
             message = _reminder_message(own)
         await outbox.enqueue(session, reviewer_id, "reminder", message, dedup_key=keys[reviewer_id])
         queued += 1
@@ -261,7 +252,7 @@ async def _queue_escalations(session: AsyncSession, items: list[_Overdue], now: 
             )
         for recipient in recipients:
             assert recipient.id is not None
-            with _in_language(i18n, recipient.language):
+            with in_language(recipient.language, i18n):
                 message = _escalation_message(item, teachers_of_class[class_id])
             # Keyed by recipient too: a level may have two deputies, and the fallback is every admin.
             await outbox.enqueue(

@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from aiogram.utils.i18n import I18n
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n_text import _
+from bot.i18n_text import _, in_language
 from bot.services import audit, outbox
 from bot.services.evidence import StoredFile, find_duplicates
 from bot.services.numbering import next_number
@@ -217,17 +214,6 @@ def _clipped(text: str, limit: int = MAX_NAME_ON_CARD) -> str:
     return html.escape(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-@contextmanager
-def _language(language: str) -> Iterator[None]:
-    """Texts for someone else in their language: the I18n context holds the actor's."""
-    i18n = I18n.get_current(no_error=True)
-    if i18n is None or language not in i18n.available_locales:
-        yield
-        return
-    with i18n.use_locale(language):
-        yield
-
-
 async def _accounts(session: AsyncSession, account_ids: list[int]) -> list[Account]:
     if not account_ids:
         return []
@@ -379,7 +365,7 @@ async def create_submission(
             details="approved on submission by the class teacher",
         )
     for reviewer in reviewer_accounts:
-        with _language(reviewer.language):
+        with in_language(reviewer.language):
             card = review_card(achievement, student, school_class, submitter, draft.files)
         await outbox.enqueue(
             session, reviewer.id, "review", card, dedup_key=f"review:{achievement.id}:{reviewer.id}"
@@ -499,7 +485,7 @@ async def decide(
     if submitter_id is not None and submitter_id != actor_account_id:
         student, _class = await _load_student(session, achievement.student_id)
         submitter = await session.get(Account, submitter_id)
-        with _language(submitter.language if submitter else ""):
+        with in_language(submitter.language if submitter else ""):
             message = _outcome_message(achievement, student)
         await outbox.enqueue(
             session, submitter_id, "decision", message, dedup_key=f"decision:{achievement_id}"

@@ -1,0 +1,138 @@
+"""Results requests (regulation 6.4) through the local Bot API server: the extract, the class teacher's
+notice, /verify by staff, and refusals."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+from pypdf import PdfReader
+from sqlmodel import select
+
+from models import Achievement, AuditEvent, ResultsRequest
+from models.enums import AchievementStatus, RequestScope, Source, StaffRole
+from tests.harness import BotHarness
+from tests.people import add_student, guardian_of, join, staff_member, student_code
+
+
+async def approve(bot: BotHarness, student_id: int, title: str, number: str, event_date: date) -> None:
+    async with bot.session_factory() as session:
+        session.add(
+            Achievement(
+                number=number,
+                student_id=student_id,
+                category="olympiad",
+                level="regional",
+                result="prize_winner",
+                title=title,
+                event_date=event_date,
+                source=Source.OUR_SCHOOL,
+                status=AchievementStatus.APPROVED,
+            )
+        )
+        await session.commit()
+
+
+def pdf_text(bot: BotHarness, file_id: str) -> str:
+    reader = PdfReader(io.BytesIO(bot.server.file_bytes(file_id)))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+async def test_a_parent_requests_an_extract_and_staff_verify_it(bot: BotHarness) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    sibling = await add_student(bot, "3Б", "Иванова", "Анна")
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А", first_name="Елена")
+    deputy = await staff_member(bot, StaffRole.TEACHER, first_name="Олег")
+    parent = await guardian_of(bot, child, sibling, first_name="Ольга")
+    today = date.today()
+    await approve(bot, child, "Олимпиада по математике", "2026-0001", today)
+    await approve(bot, child, "Старый конкурс чтецов", "2026-0002", today - timedelta(days=800))
+    await approve(bot, sibling, "Турнир сестры по шахматам", "2026-0003", today)
+
+    assert ["📄 Запросить результаты"] in parent.reply_keyboard()
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("По какому ребёнку")
+    parent.press("Иванов Пётр")
+    await parent.wait_for("За какой период")
+    parent.press("Текущий учебный год")
+    document = await parent.wait_for("по запросу от", timeout=10)
+    assert document.kind == "document"
+    async with bot.session_factory() as session:
+        request = (await session.exec(select(ResultsRequest))).one()
+    assert request.student_id == child and request.scope == RequestScope.CURRENT_YEAR
+    assert request.verification_code and request.extract_sha256
+    assert request.achievements_count == 1
+    assert document.content["document"]["file_name"] == f"vypiska-{request.number}.pdf"
+    assert f"Выписка № {request.number}" in (document.caption or "")
+
+    text = pdf_text(bot, document.file_id or "")
+    assert "Иванов Пётр" in text and request.number in text
+    assert "Олимпиада по математике" in text
+    assert "Старый конкурс" not in text and "Турнир сестры" not in text and "Иванова" not in text
+
+    notice = await teacher.wait_for("Запрос результатов", timeout=10)
+    assert request.number in (notice.text or "") and "выписка выдана" in (notice.text or "")
+
+    deputy.send_text(f"/verify {request.verification_code}")
+    confirmed = await deputy.wait_for("✅ Выписка")
+    assert request.number in (confirmed.text or "") and "Иванов Пётр" in (confirmed.text or "")
+    assert "достижений 1" in (confirmed.text or "")
+
+    code = request.verification_code
+    tampered = code[:-1] + ("A" if code[-1] != "A" else "B")
+    deputy.send_text(f"/verify {tampered}")
+    await deputy.wait_for("❌ Код не найден или изменён")
+
+    deputy.send_text("/verify")
+    await deputy.wait_for("Пришлите код")
+    deputy.send_text(f"verify:{code}")
+    await deputy.wait_for("✅ Выписка")
+
+    parent.send_text(f"/verify {code}")
+    await parent.wait_for("только работники школы")
+    async with bot.session_factory() as session:
+        verified = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "extract_verified"))
+        ).all()
+        issued = (await session.exec(select(AuditEvent).where(AuditEvent.action == "extract_issued"))).all()
+    assert [event.allowed for event in verified] == [True, True, True, False]
+    assert len(issued) == 1 and issued[0].object_id == str(request.id)
+
+
+async def test_a_forged_scope_button_for_another_family_is_refused(bot: BotHarness) -> None:
+    mine = await add_student(bot, "3Б", "Смирнова", "Алиса")
+    other = await add_student(bot, "3Б", "Смирнов", "Борис")
+    stranger_child = await add_student(bot, "9А", "Чужой", "Ребёнок")
+    parent = await guardian_of(bot, mine, other)
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("По какому ребёнку")
+    parent.press("Смирнова Алиса")
+    question = await parent.wait_for("За какой период")
+
+    pressed = parent.press_callback(question.message_id, f"rq:scope:current_year:{stranger_child}")
+    assert "Нет доступа" in (await pressed.wait_answer())["text"]
+    forged_child = parent.press_callback(question.message_id, f"rq:child:{stranger_child}")
+    assert (await forged_child.wait_answer())["text"]
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(ResultsRequest))).all() == []
+
+
+async def test_a_student_requests_their_own_extract_without_choosing(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "10А", "Петрова", "Мария")
+    pupil = await join(bot.server.user(first_name="Мария"), await student_code(bot, student_id))
+    pupil.send_text("📄 Запросить результаты")
+    await pupil.wait_for("За какой период")
+    pupil.press("Все годы")
+    document = await pupil.wait_for("по запросу от", timeout=10)
+    assert document.kind == "document"
+    async with bot.session_factory() as session:
+        request = (await session.exec(select(ResultsRequest))).one()
+    assert request.scope == RequestScope.ALL_YEARS and request.requester_account_id is not None
+
+
+async def test_a_menu_button_at_the_code_prompt_leaves_the_prompt(bot: BotHarness) -> None:
+    teacher = await staff_member(bot, StaffRole.TEACHER)
+    teacher.send_text("/verify")
+    await teacher.wait_for("Пришлите код")
+    teacher.send_text("❓ Помощь")
+    assert "Проверка кода отменена" in (await teacher.next_message()).text
