@@ -28,7 +28,7 @@ from bot.replies import edit_or_answer, split_lines
 from bot.services import access, audit
 from bot.services.access import classes_in_scope
 from bot.services.accounts import set_language, set_reachable
-from bot.services.coverage import class_coverage
+from bot.services.coverage import classes_coverage
 from bot.services.principal import Principal
 from models import Account, SchoolClass, Student
 from models.enums import AuditChannel
@@ -165,8 +165,7 @@ async def on_my_class(message: Message, session: AsyncSession, principal: Princi
     if not classes:
         await message.answer(_("Вы не назначены классным руководителем."))
         return
-    for school_class in classes:
-        coverage = await class_coverage(session, school_class)
+    for school_class, coverage in zip(classes, await classes_coverage(session, classes), strict=True):
         lines = [
             _(
                 "<b>{class_label} класс</b>: учеников {total}, подключены родители у {guardians}, ученики — {own}."
@@ -201,8 +200,7 @@ async def on_coverage(message: Message, session: AsyncSession, principal: Princi
         await message.answer(_("Этот раздел доступен администрации школы."))
         return
     lines = [_("<b>Подключение родителей по классам</b>"), ""]
-    for school_class in await classes_in_scope(session, principal):
-        coverage = await class_coverage(session, school_class)
+    for coverage in await classes_coverage(session, await classes_in_scope(session, principal)):
         total = len(coverage.students)
         share = round(100 * coverage.with_guardian / total) if total else 0
         lines.append(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import GuardianLink, SchoolClass, Student
@@ -33,7 +33,8 @@ class ClassCoverage:
         return sum(1 for s in self.students if s.has_account)
 
 
-async def class_coverage(session: AsyncSession, school_class: SchoolClass) -> ClassCoverage:
+async def classes_coverage(session: AsyncSession, classes: list[SchoolClass]) -> list[ClassCoverage]:
+    """Coverage of several classes with one query, in the order given."""
     guardians = (
         select(GuardianLink.student_id, func.count().label("n"))
         .where(GuardianLink.status == GuardianLinkStatus.CONFIRMED)
@@ -44,14 +45,13 @@ async def class_coverage(session: AsyncSession, school_class: SchoolClass) -> Cl
         await session.exec(
             select(Student, func.coalesce(guardians.c.n, 0))
             .outerjoin(guardians, guardians.c.student_id == Student.id)
-            .where(Student.class_id == school_class.id, Student.status == StudentStatus.ACTIVE)
+            .where(col(Student.class_id).in_([c.id for c in classes]), Student.status == StudentStatus.ACTIVE)
             .order_by(Student.surname, Student.name, Student.patronymic)
         )
     ).all()
-    return ClassCoverage(
-        class_label=school_class.label,
-        students=[
+    by_class: dict[int, list[StudentOnboarding]] = {c.id: [] for c in classes if c.id is not None}
+    for student, n in rows:
+        by_class[student.class_id].append(
             StudentOnboarding(student.id, student.full_name, int(n), student.account_id is not None)
-            for student, n in rows
-        ],
-    )
+        )
+    return [ClassCoverage(class_label=c.label, students=by_class.get(c.id, [])) for c in classes]
