@@ -1,28 +1,63 @@
 """The access policy: the one place that decides who may see or change which student's data.
 
-Deny by default. Every handler and admin route asks here at the moment of acting; nothing is inferred
-from which buttons someone was shown.
+Deny by default. Every handler, admin route and command asks here at the moment of acting; nothing is
+inferred from which buttons someone was shown. `is_allowed` answers for any `Action` (the matrix test and
+the web admin use it); handlers call the specific `may_*` function of what they do.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.principal import Principal
 from models import Achievement, SchoolClass, Student
-from models.enums import SchoolLevel, StudentStatus
+from models.enums import AchievementStatus, SchoolLevel, StudentStatus
 
-_GRADES = {SchoolLevel.NOO: (1, 4), SchoolLevel.OOO: (5, 9), SchoolLevel.SOO: (10, 11)}
+
+class Action(StrEnum):
+    VIEW_CLASS = "view_class"
+    VIEW_PORTFOLIO = "view_portfolio"
+    VIEW_EVIDENCE = "view_evidence"
+    SUBMIT = "submit"
+    REVIEW = "review"
+    WITHDRAW = "withdraw"
+    REWARD = "reward"
+    REQUEST_EXTRACT = "request_extract"
+    WITHDRAW_CONSENT = "withdraw_consent"
+    VERIFY = "verify"
+    EXPORT = "export"
+    MANAGE_ROSTER = "manage_roster"
+    USE_ADMIN = "use_admin"
+
+
+def _staff_scope(principal: Principal, school_class: SchoolClass) -> bool:
+    """The staff who act on a class: its class teacher, the deputy of its level, administrators."""
+    return principal.account_id is not None and (
+        principal.is_admin
+        or school_class.level in principal.deputy_levels
+        or (school_class.id is not None and school_class.id in principal.class_teacher_of)
+    )
+
+
+def _family(principal: Principal, student: Student) -> bool:
+    """The student themself or a confirmed guardian (both only while the student is active)."""
+    return (
+        principal.account_id is not None
+        and student.id is not None
+        and (principal.own_student_id == student.id or student.id in principal.children)
+    )
+
+
+def _current_class(student: Student, school_class: SchoolClass) -> bool:
+    return school_class.id is not None and student.class_id == school_class.id
 
 
 def may_view_class(principal: Principal, school_class: SchoolClass) -> bool:
     """Roster and onboarding coverage of a class: its class teacher, the deputy of its level, admins."""
-    return (
-        principal.is_admin
-        or school_class.level in principal.deputy_levels
-        or school_class.id in principal.class_teacher_of
-    )
+    return _staff_scope(principal, school_class)
 
 
 async def classes_in_scope(session: AsyncSession, principal: Principal) -> list[SchoolClass]:
@@ -33,24 +68,47 @@ async def classes_in_scope(session: AsyncSession, principal: Principal) -> list[
     return [c for c in classes if may_view_class(principal, c)]
 
 
+def levels_in_scope(principal: Principal) -> frozenset[SchoolLevel] | None:
+    """The school levels whose data a deputy or administrator may export: None means the whole school."""
+    if principal.is_admin:
+        return None
+    return principal.deputy_levels
+
+
+def may_view_portfolio(principal: Principal, student: Student, school_class: SchoolClass) -> bool:
+    """A student's approved achievements and rewards: the student, their guardians, and the staff of the
+    student's current class (a subject teacher or coach does not browse portfolios)."""
+    if not _current_class(student, school_class):
+        return False
+    return _family(principal, student) or _staff_scope(principal, school_class)
+
+
+def may_view_achievement(
+    principal: Principal, achievement: Achievement, student: Student, school_class: SchoolClass
+) -> bool:
+    """One achievement with its evidence files: staff of the class always; whoever submitted it in any
+    status; the family once it is approved."""
+    if achievement.student_id != student.id or not _current_class(student, school_class):
+        return False
+    if _staff_scope(principal, school_class):
+        return True
+    if principal.account_id is not None and achievement.submitted_by_account_id == principal.account_id:
+        return True
+    return achievement.status == AchievementStatus.APPROVED and _family(principal, student)
+
+
 def may_submit_for(principal: Principal, student: Student) -> bool:
     """Achievements of an active student: the student, their guardians, and any staff member (a coach
     sends the team's diplomas; the class teacher still reviews them)."""
     if student.status != StudentStatus.ACTIVE:
         return False
-    return principal.own_student_id == student.id or student.id in principal.children or principal.is_staff
+    return _family(principal, student) or (principal.account_id is not None and principal.is_staff)
 
 
 def may_review(principal: Principal, student: Student, school_class: SchoolClass) -> bool:
     """Decide or correct a student's submission: the class teacher of the student's current class, the
     deputy of its level, an administrator. `school_class` must be the student's class as loaded now."""
-    if principal.account_id is None or school_class.id is None or student.class_id != school_class.id:
-        return False
-    return (
-        principal.is_admin
-        or school_class.level in principal.deputy_levels
-        or school_class.id in principal.class_teacher_of
-    )
+    return _current_class(student, school_class) and _staff_scope(principal, school_class)
 
 
 def reviews_submissions(principal: Principal) -> bool:
@@ -66,14 +124,99 @@ def may_withdraw(principal: Principal, achievement: Achievement) -> bool:
     return principal.account_id is not None and achievement.submitted_by_account_id == principal.account_id
 
 
+def may_reward(principal: Principal, student: Student, school_class: SchoolClass) -> bool:
+    """Record a reward (поощрение) for an active student: the staff of the student's current class."""
+    return student.status == StudentStatus.ACTIVE and may_review(principal, student, school_class)
+
+
+def grants_rewards(principal: Principal) -> bool:
+    """Has the rewards menu at all; which students is `may_reward`'s to say."""
+    return reviews_submissions(principal)
+
+
 def may_request_extract(principal: Principal, student: Student) -> bool:
     """A results request (regulation 6.4) for an active student: the student themself or a confirmed
     guardian. Staff do not request extracts on a family's behalf."""
-    if principal.account_id is None or student.id is None or student.status != StudentStatus.ACTIVE:
-        return False
-    return principal.own_student_id == student.id or student.id in principal.children
+    return student.status == StudentStatus.ACTIVE and _family(principal, student)
+
+
+def may_withdraw_consent(principal: Principal, student: Student) -> bool:
+    """Withdraw consent to processing a child's data: a confirmed guardian of that child."""
+    return principal.account_id is not None and student.id is not None and student.id in principal.children
 
 
 def may_verify_extract(principal: Principal) -> bool:
     """Check an extract's verification code: any staff member."""
     return principal.account_id is not None and principal.is_staff
+
+
+def may_export(principal: Principal) -> bool:
+    """Registers and exports (XLSX/CSV): administrators for the school, deputies for their level
+    (`levels_in_scope` says which)."""
+    return principal.account_id is not None and (principal.is_admin or bool(principal.deputy_levels))
+
+
+def may_manage_roster(principal: Principal) -> bool:
+    """Roster import, students' status, staff and invites: administrators."""
+    return principal.account_id is not None and principal.is_admin
+
+
+def may_use_admin(principal: Principal) -> bool:
+    """Sign in to the web admin: administrators and deputies."""
+    return may_export(principal)
+
+
+def is_allowed(
+    principal: Principal,
+    action: Action,
+    *,
+    student: Student | None = None,
+    school_class: SchoolClass | None = None,
+    achievement: Achievement | None = None,
+) -> bool:
+    """Any action on any object, by name. A missing object means no."""
+    match action:
+        case Action.VIEW_CLASS:
+            return school_class is not None and may_view_class(principal, school_class)
+        case Action.VIEW_PORTFOLIO:
+            return (
+                student is not None
+                and school_class is not None
+                and may_view_portfolio(principal, student, school_class)
+            )
+        case Action.VIEW_EVIDENCE:
+            return (
+                achievement is not None
+                and student is not None
+                and school_class is not None
+                and may_view_achievement(principal, achievement, student, school_class)
+            )
+        case Action.SUBMIT:
+            return student is not None and may_submit_for(principal, student)
+        case Action.REVIEW:
+            return (
+                student is not None
+                and school_class is not None
+                and may_review(principal, student, school_class)
+            )
+        case Action.WITHDRAW:
+            return achievement is not None and may_withdraw(principal, achievement)
+        case Action.REWARD:
+            return (
+                student is not None
+                and school_class is not None
+                and may_reward(principal, student, school_class)
+            )
+        case Action.REQUEST_EXTRACT:
+            return student is not None and may_request_extract(principal, student)
+        case Action.WITHDRAW_CONSENT:
+            return student is not None and may_withdraw_consent(principal, student)
+        case Action.VERIFY:
+            return may_verify_extract(principal)
+        case Action.EXPORT:
+            return may_export(principal)
+        case Action.MANAGE_ROSTER:
+            return may_manage_roster(principal)
+        case Action.USE_ADMIN:
+            return may_use_admin(principal)
+    return False
