@@ -24,7 +24,7 @@ from bot.migrate import upgrade_database
 from bot.reports.invite_sheet import build_invite_csv, build_invite_sheet
 from bot.services.invites import SheetEntry, issue_class_sheet_invites, last_valid_day
 from bot.services.roster import normalize_class_label
-from models import SchoolClass
+from models import ResultsRequest, SchoolClass
 from models.db import create_engine, create_session_factory
 from models.enums import AuditChannel
 from tests.telegram_server import TelegramServer
@@ -109,6 +109,18 @@ class Demo:
         )
         self.say(f"Лист приглашений {class_label}: {self.output / f'invites-{class_label}.pdf'}")
         return entries
+
+    async def latest_verification_code(self) -> str:
+        engine = create_engine(self.settings.database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                request = (
+                    await session.exec(select(ResultsRequest).order_by(ResultsRequest.id.desc()))  # type: ignore[union-attr]
+                ).first()
+        finally:
+            await engine.dispose()
+        assert request is not None and request.verification_code, "no extract was issued"
+        return request.verification_code
 
     # -- the bot -------------------------------------------------------------------------------------
 
@@ -227,6 +239,7 @@ async def play(demo: Demo) -> None:
     await deputy.wait_for("Подключение родителей")
 
     await play_submissions(demo, mother=mother, father=father, teacher=teacher)
+    await play_results_request(demo, mother=mother, deputy=deputy)
 
     demo.scene("Папа переключает язык на английский")
     father.send_text("/lang")
@@ -317,6 +330,22 @@ async def play_submissions(demo: Demo, *, mother: FakeUser, father: FakeUser, te
     await teacher.wait_for("нечитаемое фото")  # the card now offers the reasons
     teacher.press("нечитаемое фото")
     await father.wait_for("Причина: нечитаемое фото", timeout=15)
+
+
+async def play_results_request(demo: Demo, *, mother: FakeUser, deputy: FakeUser) -> None:
+    demo.scene("Мама запрашивает результаты сына (п. 6.4) и сразу получает выписку")
+    mother.send_text("📄 Запросить результаты")
+    await mother.wait_for("За какой период")  # one child: no need to ask whose
+    mother.press("Текущий учебный год")
+    extract = await mother.wait_for("по запросу от", timeout=15)
+    name = extract.content["document"]["file_name"]
+    (demo.output / name).write_bytes(demo.server.file_bytes(extract.file_id or ""))
+    demo.say(f"  (выписка сохранена: {demo.output / name})")
+
+    demo.scene("Заместитель директора проверяет код с выписки")
+    code = await demo.latest_verification_code()  # what the deputy reads off the printed extract
+    deputy.send_text(f"/verify {code}")
+    await deputy.wait_for("✅ Выписка", timeout=15)
 
 
 async def run_demo(output: Path, school_name: str) -> int:
