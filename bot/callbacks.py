@@ -67,3 +67,11 @@ class RequestCb(CallbackData, prefix="rq"):
     step: str
     value: str = ""
     student_id: int = 0
+
+
+class RewardCb(CallbackData, prefix="rw"):
+    """A choice in the reward wizard: `step` is the question (or back, cancel, page), `value` the answer:
+    a class or student id, a RewardKind, a preset's index... Reloaded and checked on every press."""
+
+    step: str
+    value: str = ""

@@ -20,6 +20,7 @@ BTN_COVERAGE = __("📊 Подключение")
 BTN_LANGUAGE = __("🌐 Язык")
 BTN_HELP = __("❓ Помощь")
 BTN_REQUEST = __("📄 Запросить результаты")
+BTN_REWARD = __("🏅 Поощрить")
 
 LANGUAGES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
 
@@ -28,8 +29,13 @@ def main_menu(principal: Principal) -> ReplyKeyboardMarkup:
     rows: list[list[str]] = []
     if principal.has_any_role:
         rows.append([str(BTN_SUBMIT)])
+    staff_row = []
     if access.reviews_submissions(principal):
-        rows.append([str(BTN_PENDING)])
+        staff_row.append(str(BTN_PENDING))
+    if access.grants_rewards(principal):
+        staff_row.append(str(BTN_REWARD))
+    if staff_row:
+        rows.append(staff_row)
     if principal.is_guardian or principal.is_student:
         rows.append([str(BTN_REQUEST)])
     if principal.is_guardian:

@@ -38,3 +38,17 @@ class ResultsRequestDialog(StatesGroup):
 
 class Verify(StatesGroup):
     code = State()  # /verify without a code: waiting for it to be typed
+
+
+class RewardDialog(StatesGroup):
+    """Recording a reward; data: class_id, student_id, page, kind, reason, granted_on, order_number
+    (None once «Без приказа» was chosen), achievement_id (None once «Без привязки» was chosen)."""
+
+    school_class = State()
+    student = State()
+    kind = State()
+    reason = State()
+    date = State()  # buttons, or a date typed as ДД.ММ.ГГГГ
+    order = State()
+    achievement = State()
+    confirm = State()

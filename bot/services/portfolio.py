@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, label
+from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, label, reward_kind_label
 from models import Achievement, EvidenceFile, Reward
 from models.enums import AchievementStatus, Source
 
@@ -201,11 +201,11 @@ async def rewards_of(
     student_id: int,
     scope_year: int | None = None,
     *,
-    kind_label: Callable[[str], str] = str,
+    kind_label: Callable[[str], str] = reward_kind_label,
 ) -> list[RewardEntry]:
     """The student's rewards, newest first; only academic year `scope_year` when given.
 
-    `kind_label` names a reward kind for people (the rewards vocabulary lives with the rewards service).
+    `kind_label` names a stored reward kind for people: by default its label in the current language.
     """
     query = (
         select(Reward)

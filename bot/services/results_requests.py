@@ -99,7 +99,7 @@ async def register_request(
     student, school_class = await _load(session, student_id)
     year = academic_year(now.date()) if scope == RequestScope.CURRENT_YEAR else None
     entries = await approved_entries(session, student_id, scope_year=year)
-    rewards = await rewards_of(session, student_id, year, kind_label=str)
+    rewards = await rewards_of(session, student_id, year)
     request = ResultsRequest(
         number=number,
         requester_account_id=requester_account_id,

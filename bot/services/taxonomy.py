@@ -1,4 +1,4 @@
-"""The vocabularies of the regulation (section 3): categories, levels, results and reject reasons.
+"""The vocabularies of the regulation (section 3): categories, levels, results, reject reasons, rewards.
 
 Values are short ASCII strings: they travel in callback data and are stored in the database. What people
 read comes from `label()`, through the catalogs.
@@ -64,6 +64,17 @@ class RejectReason(StrEnum):
     OTHER = "other"  # the reviewer types the reason
 
 
+class RewardKind(StrEnum):
+    """Kinds of reward (поощрение, regulation 3.3), in the order the wizard offers them."""
+
+    GRATITUDE = "gratitude"
+    CERTIFICATE = "certificate"
+    COMMENDATION = "commendation"
+    PARENTS_LETTER = "parents_letter"
+    GIFT = "gift"
+    HONOUR_BOARD = "honour_board"
+
+
 _GENERAL_RESULTS = (
     AchievementResult.WINNER,
     AchievementResult.PRIZE_WINNER,
@@ -114,6 +125,12 @@ _LABELS: dict[StrEnum, LazyProxy] = {
     RejectReason.NOT_PROOF: __("не подтверждает достижение"),
     RejectReason.DUPLICATE: __("дубликат"),
     RejectReason.OTHER: __("другое"),
+    RewardKind.GRATITUDE: __("Благодарность"),
+    RewardKind.CERTIFICATE: __("Грамота"),
+    RewardKind.COMMENDATION: __("Похвальный лист"),
+    RewardKind.PARENTS_LETTER: __("Благодарственное письмо родителям"),
+    RewardKind.GIFT: __("Ценный подарок"),
+    RewardKind.HONOUR_BOARD: __("Занесение на доску почёта"),
     Source.OUR_SCHOOL: __("в нашей школе"),
     Source.OTHER_ORG: __("в другой организации"),
     AchievementStatus.PENDING: __("на проверке"),
@@ -126,6 +143,14 @@ _LABELS: dict[StrEnum, LazyProxy] = {
 def label(value: StrEnum) -> str:
     """The human name of a vocabulary value in the current language."""
     return str(_LABELS[value])
+
+
+def reward_kind_label(value: str) -> str:
+    """A stored reward kind for people: its label, or the stored value itself if it is not one we know."""
+    try:
+        return label(RewardKind(value))
+    except ValueError:
+        return value
 
 
 def results_for(category: Category) -> tuple[AchievementResult, ...]:
