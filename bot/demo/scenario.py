@@ -239,6 +239,7 @@ async def play(demo: Demo) -> None:
     await deputy.wait_for("Подключение родителей")
 
     await play_submissions(demo, mother=mother, father=father, teacher=teacher)
+    await play_reward(demo, teacher=teacher, mother=mother)
     await play_results_request(demo, mother=mother, deputy=deputy)
 
     demo.scene("Папа переключает язык на английский")
@@ -330,6 +331,27 @@ async def play_submissions(demo: Demo, *, mother: FakeUser, father: FakeUser, te
     await teacher.wait_for("нечитаемое фото")  # the card now offers the reasons
     teacher.press("нечитаемое фото")
     await father.wait_for("Причина: нечитаемое фото", timeout=15)
+
+
+async def play_reward(demo: Demo, *, teacher: FakeUser, mother: FakeUser) -> None:
+    demo.scene("Классный руководитель записывает поощрение за олимпиаду")
+    teacher.send_text("🏅 Поощрить")
+    await teacher.wait_for("Кого поощрить?")
+    teacher.press("Иванов Пётр")
+    await teacher.wait_for("Выберите вид поощрения")
+    teacher.press("Похвальный лист")
+    await teacher.wait_for("За что поощрение?")
+    teacher.send_text("За призовое место в региональном этапе олимпиады по математике")
+    await teacher.wait_for("Дата поощрения?")
+    teacher.press("Сегодня")
+    await teacher.wait_for("Номер приказа?")
+    teacher.send_text("45-о")
+    await teacher.wait_for("Связать поощрение с достижением")
+    teacher.press("Региональный этап ВсОШ")
+    await teacher.wait_for("Проверьте поощрение")
+    teacher.press("💾 Сохранить")
+    await teacher.wait_for("✅ Поощрение записано")
+    await mother.wait_for("Поощрение: Похвальный лист", timeout=15)
 
 
 async def play_results_request(demo: Demo, *, mother: FakeUser, deputy: FakeUser) -> None:
