@@ -26,7 +26,7 @@ from bot.callbacks import SubmitCb, WithdrawCb
 from bot.config import Settings
 from bot.keyboards import BTN_SUBMIT, main_menu
 from bot.replies import edit_or_answer
-from bot.services import access, submissions
+from bot.services import access, audit, submissions
 from bot.services.evidence import (
     MAX_TELEGRAM_DOWNLOAD,
     EvidenceError,
@@ -41,7 +41,7 @@ from bot.services.submissions import InputProblem, InvalidInput, SubmissionDraft
 from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, label, results_for
 from bot.states import Submission
 from models import Achievement, SchoolClass, Student
-from models.enums import AchievementStatus, Source, StudentStatus
+from models.enums import AchievementStatus, AuditChannel, Source, StudentStatus
 
 router = Router(name="submission")
 router.message.filter(F.chat.type == ChatType.PRIVATE)
@@ -525,16 +525,31 @@ async def cb_withdraw(
     principal: Principal,
     settings: Settings,
 ) -> None:
-    if principal.account_id is None:
-        await query.answer()
-        return
-    try:
-        outcome = await submissions.withdraw(
-            session, callback_data.achievement_id, principal.account_id, datetime.now(settings.tz)
+    achievement_id = callback_data.achievement_id
+    achievement = await session.get(Achievement, achievement_id) if 0 < achievement_id < 2**63 else None
+    student = await session.get(Student, achievement.student_id) if achievement else None
+    if (
+        principal.account_id is None
+        or student is None
+        or not access.may_withdraw(principal, achievement, student)
+    ):
+        await audit.record(
+            session,
+            action="achievement_withdraw_denied",
+            channel=AuditChannel.BOT,
+            actor_account_id=principal.account_id,
+            actor_telegram_id=query.from_user.id,
+            student_id=student.id if student else None,
+            object_type="achievement",
+            object_id=achievement_id,
+            allowed=False,
         )
-    except (PermissionError, LookupError):
+        await session.commit()
         await query.answer(_("Отозвать может только тот, кто прислал достижение."), show_alert=True)
         return
+    outcome = await submissions.withdraw(
+        session, achievement_id, principal.account_id, datetime.now(settings.tz)
+    )
     if not outcome.applied:
         await query.answer(
             _("Уже рассмотрено: {status}.").format(
