@@ -189,14 +189,17 @@ async def on_my_class(message: Message, session: AsyncSession, principal: Princi
             mark = "✅" if item.guardians else "▫️"
             lines.append(f"{mark} {html.quote(item.full_name)}")
         lines += ["", _("✅ — родитель подключён, ▫️ — ещё нет.")]
-        await audit.record(
-            session,
-            action="class_roster_viewed",
-            channel=AuditChannel.BOT,
-            actor_account_id=principal.account_id,
-            object_type="class",
-            object_id=school_class.id,
-        )
+        # One row per child listed, so that each child's access register shows who saw them on the list.
+        for item in coverage.students:
+            await audit.record(
+                session,
+                action="class_roster_viewed",
+                channel=AuditChannel.BOT,
+                actor_account_id=principal.account_id,
+                student_id=item.student_id,
+                object_type="class",
+                object_id=school_class.id,
+            )
         await session.commit()
         for text in split_lines(lines):  # a big class with long names may not fit one message
             await message.answer(text, reply_markup=main_menu(principal))

@@ -639,13 +639,6 @@ async def cmd_pending(
         await message.answer(_no_queue_text())
         return
     text, markup = await _queue_page(session, principal, 0, settings.tz)
-    await audit.record(
-        session,
-        action="review_queue_viewed",
-        channel=AuditChannel.BOT,
-        actor_account_id=principal.account_id,
-    )
-    await session.commit()
     await message.answer(text, reply_markup=markup)
 
 
@@ -691,12 +684,24 @@ def _age(created_at: datetime, now: datetime) -> str:
 async def _queue_page(
     session: AsyncSession, principal: Principal, page: int, tz: ZoneInfo
 ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of the queue; every child listed on it gets an audit row (committed here)."""
     items = await _queue(session, principal)
     if not items:
         return _("📥 Нет достижений, ожидающих проверки."), None
     pages = math.ceil(len(items) / PAGE_SIZE)
     page = min(max(page, 0), pages - 1)
     shown = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    for item in shown:
+        await audit.record(
+            session,
+            action="review_queue_viewed",
+            channel=AuditChannel.BOT,
+            actor_account_id=principal.account_id,
+            student_id=item.student.id,
+            object_type="achievement",
+            object_id=item.achievement.id,
+        )
+    await session.commit()
     now = datetime.now(tz)
     header = _("📥 <b>На проверке: {count}</b>").format(count=len(items))
     if pages > 1:

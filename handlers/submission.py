@@ -26,7 +26,7 @@ from bot.callbacks import SubmitCb, WithdrawCb
 from bot.config import Settings
 from bot.keyboards import BTN_SUBMIT, main_menu
 from bot.replies import edit_or_answer
-from bot.services import access, submissions
+from bot.services import access, audit, submissions
 from bot.services.evidence import (
     MAX_TELEGRAM_DOWNLOAD,
     EvidenceError,
@@ -41,7 +41,7 @@ from bot.services.submissions import InputProblem, InvalidInput, SubmissionDraft
 from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, label, results_for
 from bot.states import Submission
 from models import Achievement, SchoolClass, Student
-from models.enums import AchievementStatus, Source, StudentStatus
+from models.enums import AchievementStatus, AuditChannel, Source, StudentStatus
 
 router = Router(name="submission")
 router.message.filter(F.chat.type == ChatType.PRIVATE)
@@ -163,23 +163,31 @@ async def _candidates(session: AsyncSession, principal: Principal) -> list[int]:
 
 @router.callback_query(Submission.child, SubmitCb.filter(F.step == "class"))
 async def cb_class(
-    query: CallbackQuery, callback_data: SubmitCb, state: FSMContext, session: AsyncSession
+    query: CallbackQuery,
+    callback_data: SubmitCb,
+    state: FSMContext,
+    session: AsyncSession,
+    principal: Principal,
 ) -> None:
     """Staff pick students of a class: one, or several for a team's diploma."""
     await query.answer()
     await state.update_data(pick_class=int(callback_data.value), picked=[])
-    await _show_picker(query, state, session)
+    await _show_picker(query, state, session, principal)
 
 
 @router.callback_query(Submission.child, SubmitCb.filter(F.step == "pick"))
 async def cb_pick(
-    query: CallbackQuery, callback_data: SubmitCb, state: FSMContext, session: AsyncSession
+    query: CallbackQuery,
+    callback_data: SubmitCb,
+    state: FSMContext,
+    session: AsyncSession,
+    principal: Principal,
 ) -> None:
     await query.answer()
     picked = set((await state.get_data()).get("picked", []))
     picked ^= {int(callback_data.value)}
     await state.update_data(picked=sorted(picked))
-    await _show_picker(query, state, session)
+    await _show_picker(query, state, session, principal)
 
 
 @router.callback_query(Submission.child, SubmitCb.filter(F.step == "picked"))
@@ -191,16 +199,37 @@ async def cb_picked(
         await query.answer(_("Отметьте хотя бы одного ученика."), show_alert=True)
         return
     for student_id in picked:
-        student = await session.get(Student, student_id)
-        if student is None or not access.may_submit_for(principal, student):
-            await query.answer(_("Нет доступа к этому ученику."), show_alert=True)
+        if not await _may_submit(query, session, principal, int(student_id)):
             return
     await query.answer()
     await state.update_data(student_id=picked[0], student_ids=picked)
     await _ask_next(query, state, session, principal)
 
 
-async def _show_picker(query: CallbackQuery, state: FSMContext, session: AsyncSession) -> None:
+async def _may_submit(
+    query: CallbackQuery, session: AsyncSession, principal: Principal, student_id: int
+) -> bool:
+    """Checked on every press that names a student (callback data is never trusted); refusals audited."""
+    student = await session.get(Student, student_id) if 0 < student_id < 2**63 else None
+    if student is not None and access.may_submit_for(principal, student):
+        return True
+    await audit.record(
+        session,
+        action="submit_denied",
+        channel=AuditChannel.BOT,
+        actor_account_id=principal.account_id,
+        actor_telegram_id=query.from_user.id,
+        student_id=student.id if student else None,
+        allowed=False,
+    )
+    await session.commit()
+    await query.answer(_("Нет доступа к этому ученику."), show_alert=True)
+    return False
+
+
+async def _show_picker(
+    query: CallbackQuery, state: FSMContext, session: AsyncSession, principal: Principal
+) -> None:
     data = await state.get_data()
     picked = set(data.get("picked", []))
     students = (
@@ -211,7 +240,8 @@ async def _show_picker(query: CallbackQuery, state: FSMContext, session: AsyncSe
         )
     ).all()
     builder = InlineKeyboardBuilder()
-    for student in students:
+    # A forged «class» press must not list a class to someone who may not send for its students.
+    for student in (s for s in students if access.may_submit_for(principal, s)):
         mark = "✅ " if student.id in picked else ""
         builder.button(
             text=f"{mark}{student.short_name}", callback_data=SubmitCb(step="pick", value=str(student.id))
@@ -236,12 +266,11 @@ async def cb_child(
     session: AsyncSession,
     principal: Principal,
 ) -> None:
-    student = await session.get(Student, int(callback_data.value))
-    if student is None or not access.may_submit_for(principal, student):
-        await query.answer(_("Нет доступа к этому ученику."), show_alert=True)
+    student_id = int(callback_data.value)
+    if not await _may_submit(query, session, principal, student_id):
         return
     await query.answer()
-    await state.update_data(student_id=student.id)
+    await state.update_data(student_id=student_id)
     await _ask_next(query, state, session, principal)
 
 
@@ -474,11 +503,9 @@ async def cb_confirm(
     data = await state.get_data()
     student_ids = data.get("student_ids") or [data["student_id"]]
     for student_id in student_ids:
-        student = await session.get(Student, int(student_id))
-        if student is None or not access.may_submit_for(principal, student) or principal.account_id is None:
-            await query.answer(_("Нет доступа к этому ученику."), show_alert=True)
+        if not await _may_submit(query, session, principal, int(student_id)):
             return
-    assert principal.account_id is not None
+    assert principal.account_id is not None, "may_submit_for lets only known accounts through"
     files = _stored_files(data)
     saved = []
     try:
@@ -525,16 +552,31 @@ async def cb_withdraw(
     principal: Principal,
     settings: Settings,
 ) -> None:
-    if principal.account_id is None:
-        await query.answer()
-        return
-    try:
-        outcome = await submissions.withdraw(
-            session, callback_data.achievement_id, principal.account_id, datetime.now(settings.tz)
+    achievement_id = callback_data.achievement_id
+    achievement = await session.get(Achievement, achievement_id) if 0 < achievement_id < 2**63 else None
+    student = await session.get(Student, achievement.student_id) if achievement else None
+    if (
+        principal.account_id is None
+        or student is None
+        or not access.may_withdraw(principal, achievement, student)
+    ):
+        await audit.record(
+            session,
+            action="achievement_withdraw_denied",
+            channel=AuditChannel.BOT,
+            actor_account_id=principal.account_id,
+            actor_telegram_id=query.from_user.id,
+            student_id=student.id if student else None,
+            object_type="achievement",
+            object_id=achievement_id,
+            allowed=False,
         )
-    except (PermissionError, LookupError):
+        await session.commit()
         await query.answer(_("Отозвать может только тот, кто прислал достижение."), show_alert=True)
         return
+    outcome = await submissions.withdraw(
+        session, achievement_id, principal.account_id, datetime.now(settings.tz)
+    )
     if not outcome.applied:
         await query.answer(
             _("Уже рассмотрено: {status}.").format(

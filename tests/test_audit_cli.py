@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from bot.migrate import upgrade_database
@@ -50,6 +51,11 @@ def test_the_register_lists_one_childs_events_in_order(tmp_path: Path) -> None:
     events = [line for line in lines if "portfolio_viewed" in line or "review_denied" in line]
     assert len(events) == 2  # the other child's event is not there
     assert "разрешено" in events[0] and "ОТКАЗАНО" in events[1] and "achievement 7" in events[1]
+    # Time, channel and actor on every line, under a header saying which column is which.
+    assert lines[2].split() == ["Когда", "Канал", "Решение", "Действие", "Объект", "Кто"]
+    assert re.match(r"\d\d\.\d\d\.\d{4} \d\d:\d\d:\d\d  bot ", events[0])
+    assert "Ольга Иванова (id" in events[0]
+    assert "Сергей Иванович (id" in events[1] and " bot " in events[1]
     assert "Всего записей: 2" in result.stdout
 
 

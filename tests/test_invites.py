@@ -302,8 +302,17 @@ async def test_a_class_sheet_gives_every_active_student_guardian_codes_and_a_stu
             invite = (await check_invite(session, entry.student_code, NOW)).invite
             assert invite is not None and invite.purpose == InvitePurpose.STUDENT
     events = (await session.exec(select(AuditEvent))).all()
-    assert [(e.action, e.object_id, e.details) for e in events] == [
-        ("class_invites_issued", str(school_class.id), "students=3 guardian_codes=6 student_codes=2")
+    assert [(e.action, e.student_id, e.object_id, e.details) for e in events] == [
+        ("class_invites_issued", None, str(school_class.id), "students=3 guardian_codes=6 student_codes=2"),
+        *[
+            (
+                "sheet_invites_issued",
+                entry.student_id,
+                str(school_class.id),
+                f"guardian_codes=2 student_code={int(entry.student_code is not None)}",
+            )
+            for entry in entries
+        ],
     ]
 
 

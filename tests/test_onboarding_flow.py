@@ -155,6 +155,14 @@ async def test_class_teacher_sees_who_joined(bot: BotHarness) -> None:
     assert "учеников 2, подключены родители у 1" in roster.text
     assert "✅ Алексеев Антон" in roster.text and "▫️ Борисова Бэлла" in roster.text
     assert "Чужой" not in roster.text
+    async with bot.session_factory() as session:
+        viewed = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "class_roster_viewed"))
+        ).all()
+        stranger = (await session.exec(select(Student.id).where(Student.surname == "Чужой"))).one()
+    assert len(viewed) == 2 and stranger not in {e.student_id for e in viewed}
+    assert linked in {e.student_id for e in viewed}
+    assert {(e.object_type, e.channel, e.allowed) for e in viewed} == {("class", "bot", True)}
 
 
 async def test_a_person_with_several_roles_gets_all_menus(bot: BotHarness) -> None:

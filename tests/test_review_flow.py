@@ -418,6 +418,14 @@ async def test_pending_lists_the_queue_ten_to_a_page(bot: BotHarness, school: Sc
     ]
     deputy.press("◀️")
     await deputy.wait_for(lambda m: m.edited and "(стр. 1 из 2)" in (m.text or ""))
+    # Each child listed on a page shown gets a row in their access register: pages 1, 2 and 1 again.
+    async with bot.session_factory() as session:
+        viewed = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "review_queue_viewed"))
+        ).all()
+    assert len(viewed) == 10 + 2 + 10
+    assert {(e.actor_account_id, e.channel, e.allowed) for e in viewed} == {(school.deputy.id, "bot", True)}
+    assert {e.student_id for e in viewed[10:12]} == {school.students_5b[0].id, school.students_5b[1].id}
 
     deputy.press(f"№ {numbers[3]}")
     card = await deputy.wait_for("на проверку")

@@ -299,14 +299,25 @@ async def test_a_dry_run_reports_and_changes_nothing(session: AsyncSession) -> N
     )  # the first import
 
 
-async def test_each_import_writes_one_audit_row_with_counts_only(session: AsyncSession) -> None:
-    data = csv_bytes([["5А", "Иванов", "Пётр", "", "", ""], ["5А", "", "Олег", "", "", ""]])
+async def test_each_import_writes_counts_and_a_row_per_child_without_their_data(
+    session: AsyncSession,
+) -> None:
+    data = csv_bytes([["5А", "Иванов", "Пётр", "", "", "1"], ["5А", "", "Олег", "", "", ""]])
 
-    await import_roster(session, data)
+    report = await import_roster(session, data)
+    await import_roster(session, csv_bytes([["6А", "Иванов", "Пётр", "", "", "1"]]))
 
+    student_id = report.added[0].student_id
     events = (await session.exec(select(AuditEvent))).all()
-    assert [(e.action, e.channel, e.student_id) for e in events] == [("roster_imported", "cli", None)]
-    assert events[0].details == "added=1 updated=0 unchanged=0 rejected=1 classes_created=1"
+    assert [(e.action, e.channel, e.student_id, e.object_id) for e in events] == [
+        ("roster_student_added", "cli", student_id, str(student_id)),
+        ("roster_imported", "cli", None, None),
+        ("roster_student_updated", "cli", student_id, str(student_id)),
+        ("roster_imported", "cli", None, None),
+    ]
+    assert events[1].details == "added=1 updated=0 unchanged=0 rejected=1 classes_created=1"
+    assert events[3].details == "added=0 updated=1 unchanged=0 rejected=0 classes_created=1"
+    assert all(e.details is None for e in events if e.student_id)  # no names in the log
 
 
 def test_a_file_without_the_required_columns_is_refused() -> None:

@@ -8,7 +8,8 @@ import random
 from PIL import Image
 from sqlmodel import select
 
-from models import Achievement, EvidenceFile, Notification
+from bot.callbacks import SubmitCb, WithdrawCb
+from models import Achievement, AuditEvent, EvidenceFile, Notification, Student
 from models.enums import AchievementStatus, StaffRole
 from tests.harness import BotHarness
 from tests.people import add_student, guardian_of, staff_member
@@ -284,6 +285,51 @@ async def test_submitter_withdraws_while_pending(bot: BotHarness) -> None:
     await parent.wait_for("отозвано")
     async with bot.session_factory() as session:
         assert (await session.exec(select(Achievement))).one().status == AchievementStatus.WITHDRAWN
+
+
+async def test_a_forged_withdraw_of_someone_elses_submission_is_refused_and_audited(bot: BotHarness) -> None:
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, student_id)
+    parent.send_photo(photo())
+    await answer_wizard(parent)
+    await parent.wait_for("отправлено на проверку")
+    other_parent = await guardian_of(bot, student_id)  # the child's other guardian did not send it
+    async with bot.session_factory() as session:
+        achievement = (await session.exec(select(Achievement))).one()
+    forged = WithdrawCb(achievement_id=achievement.id).pack()
+    answer = await other_parent.press_callback(other_parent.last_message.message_id, forged).wait_answer()
+    assert "только тот, кто прислал" in answer["text"]
+    async with bot.session_factory() as session:
+        assert (await session.get(Achievement, achievement.id)).status == AchievementStatus.PENDING
+        denied = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "achievement_withdraw_denied"))
+        ).one()
+        assert (denied.allowed, denied.channel, denied.student_id) == (False, "bot", student_id)
+        assert denied.object_id == str(achievement.id)
+
+
+async def test_forged_wizard_presses_never_show_or_take_another_class(bot: BotHarness) -> None:
+    own = await add_student(bot, "5А", "Иванов", "Пётр")
+    sister = await add_student(bot, "7Б", "Иванова", "Ольга")
+    stranger = await add_student(bot, "9В", "Чужой", "Ученик")
+    parent = await guardian_of(bot, own, sister)
+    parent.send_text("➕ Добавить достижение")
+    question = await parent.wait_for("Чьё это достижение?")
+    async with bot.session_factory() as session:
+        class_9v = (await session.get(Student, stranger)).class_id
+    parent.press_callback(question.message_id, SubmitCb(step="class", value=str(class_9v)).pack())
+    picker = await parent.wait_for("Отметьте ученика")
+    assert "Чужой" not in str(parent.buttons()) and "выбрано: 0" in str(parent.buttons())
+    forged = SubmitCb(step="child", value=str(stranger)).pack()
+    parent.send_text("/cancel")
+    parent.send_text("➕ Добавить достижение")
+    question = await parent.wait_for("Чьё это достижение?")
+    answer = await parent.press_callback(question.message_id, forged).wait_answer()
+    assert "Нет доступа" in answer["text"]
+    assert picker.message_id != question.message_id
+    async with bot.session_factory() as session:
+        denied = (await session.exec(select(AuditEvent).where(AuditEvent.action == "submit_denied"))).one()
+        assert (denied.allowed, denied.channel, denied.student_id) == (False, "bot", stranger)
 
 
 async def test_a_coach_sends_a_team_diploma_for_two_students(bot: BotHarness) -> None:

@@ -41,12 +41,17 @@ async def _register_text(settings: Settings, student_id: int) -> str | None:
         return None
     name = student.full_name if student else _("(записи ученика уничтожены)")
     out = [_("Журнал доступа к данным ученика: {name} (id {id})").format(name=name, id=student_id), ""]
+    out.append(
+        _row(_("Когда"), _("Канал"), _("Решение"), _("Действие"), _("Объект"), _("Кто")),
+    )
     for line in lines:
         verdict = _("разрешено") if line.allowed else _("ОТКАЗАНО")
         when = line.at.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M:%S")
-        out.append(
-            f"{when}  {line.channel:<6} {verdict:<10} {line.action:<28} {line.object:<22} {line.actor}"
-        )
+        out.append(_row(when, line.channel, verdict, line.action, line.object, line.actor))
     out.append("")
     out.append(_("Всего записей: {count}").format(count=len(lines)))
     return "\n".join(out)
+
+
+def _row(when: str, channel: str, verdict: str, action: str, obj: str, actor: str) -> str:
+    return f"{when:<19}  {channel:<6} {verdict:<10} {action:<28} {obj:<22} {actor}"

@@ -43,16 +43,24 @@ def _staff_scope(principal: Principal, school_class: SchoolClass) -> bool:
 
 
 def _family(principal: Principal, student: Student) -> bool:
-    """The student themself or a confirmed guardian (both only while the student is active)."""
+    """The student themself or a confirmed guardian, only while the student is active (checked here too,
+    not only when the principal was loaded: the student's status may have changed since)."""
     return (
         principal.account_id is not None
         and student.id is not None
+        and student.status == StudentStatus.ACTIVE
         and (principal.own_student_id == student.id or student.id in principal.children)
     )
 
 
-def _current_class(student: Student, school_class: SchoolClass) -> bool:
-    return school_class.id is not None and student.class_id == school_class.id
+def _enrolled(student: Student, school_class: SchoolClass) -> bool:
+    """An active student of this class as loaded now: a left or graduated student's data is kept only
+    until it is destroyed (retention) and nobody browses, reviews or rewards it in the meantime."""
+    return (
+        school_class.id is not None
+        and student.class_id == school_class.id
+        and student.status == StudentStatus.ACTIVE
+    )
 
 
 def may_view_class(principal: Principal, school_class: SchoolClass) -> bool:
@@ -78,7 +86,7 @@ def levels_in_scope(principal: Principal) -> frozenset[SchoolLevel] | None:
 def may_view_portfolio(principal: Principal, student: Student, school_class: SchoolClass) -> bool:
     """A student's approved achievements and rewards: the student, their guardians, and the staff of the
     student's current class (a subject teacher or coach does not browse portfolios)."""
-    if not _current_class(student, school_class):
+    if not _enrolled(student, school_class):
         return False
     return _family(principal, student) or _staff_scope(principal, school_class)
 
@@ -86,15 +94,21 @@ def may_view_portfolio(principal: Principal, student: Student, school_class: Sch
 def may_view_achievement(
     principal: Principal, achievement: Achievement, student: Student, school_class: SchoolClass
 ) -> bool:
-    """One achievement with its evidence files: staff of the class always; whoever submitted it in any
-    status; the family once it is approved."""
-    if achievement.student_id != student.id or not _current_class(student, school_class):
+    """One achievement with its evidence files: staff of the class always; the family once it is
+    approved; whoever submitted it in any status, while they are still the child's family or staff (a
+    guardian whose link was revoked no longer sees what they once sent)."""
+    if achievement.student_id != student.id or not _enrolled(student, school_class):
         return False
     if _staff_scope(principal, school_class):
         return True
-    if principal.account_id is not None and achievement.submitted_by_account_id == principal.account_id:
+    family = _family(principal, student)
+    if _submitted_by(principal, achievement) and (family or principal.is_staff):
         return True
-    return achievement.status == AchievementStatus.APPROVED and _family(principal, student)
+    return achievement.status == AchievementStatus.APPROVED and family
+
+
+def _submitted_by(principal: Principal, achievement: Achievement) -> bool:
+    return principal.account_id is not None and achievement.submitted_by_account_id == principal.account_id
 
 
 def may_submit_for(principal: Principal, student: Student) -> bool:
@@ -108,7 +122,7 @@ def may_submit_for(principal: Principal, student: Student) -> bool:
 def may_review(principal: Principal, student: Student, school_class: SchoolClass) -> bool:
     """Decide or correct a student's submission: the class teacher of the student's current class, the
     deputy of its level, an administrator. `school_class` must be the student's class as loaded now."""
-    return _current_class(student, school_class) and _staff_scope(principal, school_class)
+    return _enrolled(student, school_class) and _staff_scope(principal, school_class)
 
 
 def reviews_submissions(principal: Principal) -> bool:
@@ -119,9 +133,16 @@ def reviews_submissions(principal: Principal) -> bool:
     )
 
 
-def may_withdraw(principal: Principal, achievement: Achievement) -> bool:
-    """Take back a submission: only the person who submitted it."""
-    return principal.account_id is not None and achievement.submitted_by_account_id == principal.account_id
+def may_withdraw(principal: Principal, achievement: Achievement, student: Student) -> bool:
+    """Take back a submission about an active student: only the person who submitted it, while they are
+    still the child's family or staff (that it is still pending is the record's rule, kept by
+    `submissions.withdraw`)."""
+    return (
+        achievement.student_id == student.id
+        and student.status == StudentStatus.ACTIVE
+        and _submitted_by(principal, achievement)
+        and (_family(principal, student) or principal.is_staff)
+    )
 
 
 def may_reward(principal: Principal, student: Student, school_class: SchoolClass) -> bool:
@@ -142,7 +163,12 @@ def may_request_extract(principal: Principal, student: Student) -> bool:
 
 def may_withdraw_consent(principal: Principal, student: Student) -> bool:
     """Withdraw consent to processing a child's data: a confirmed guardian of that child."""
-    return principal.account_id is not None and student.id is not None and student.id in principal.children
+    return (
+        principal.account_id is not None
+        and student.id is not None
+        and student.status == StudentStatus.ACTIVE
+        and student.id in principal.children
+    )
 
 
 def may_verify_extract(principal: Principal) -> bool:
@@ -154,6 +180,12 @@ def may_export(principal: Principal) -> bool:
     """Registers and exports (XLSX/CSV): administrators for the school, deputies for their level
     (`levels_in_scope` says which)."""
     return principal.account_id is not None and (principal.is_admin or bool(principal.deputy_levels))
+
+
+def may_export_class(principal: Principal, school_class: SchoolClass) -> bool:
+    """A class's (or one of its students') data in an export: within the exporter's levels."""
+    scope = levels_in_scope(principal)
+    return may_export(principal) and (scope is None or school_class.level in scope)
 
 
 def may_manage_roster(principal: Principal) -> bool:
@@ -200,7 +232,11 @@ def is_allowed(
                 and may_review(principal, student, school_class)
             )
         case Action.WITHDRAW:
-            return achievement is not None and may_withdraw(principal, achievement)
+            return (
+                achievement is not None
+                and student is not None
+                and may_withdraw(principal, achievement, student)
+            )
         case Action.REWARD:
             return (
                 student is not None
@@ -214,7 +250,10 @@ def is_allowed(
         case Action.VERIFY:
             return may_verify_extract(principal)
         case Action.EXPORT:
-            return may_export(principal)
+            # Without an object: may export at all; with one: within the exporter's levels.
+            if school_class is not None:
+                return may_export_class(principal, school_class)
+            return student is None and may_export(principal)
         case Action.MANAGE_ROSTER:
             return may_manage_roster(principal)
         case Action.USE_ADMIN:

@@ -334,6 +334,17 @@ async def issue_class_sheet_invites(
             f"student_codes={sum(1 for *_codes, invite in planned if invite is not None)}"
         ),
     )
+    for student, guardian_invites, student_invite in planned:
+        await audit.record(  # in each child's register: codes that give access to their data
+            session,
+            action="sheet_invites_issued",
+            channel=channel,
+            actor_account_id=created_by,
+            student_id=student.id,
+            object_type="school_class",
+            object_id=class_id,
+            details=f"guardian_codes={len(guardian_invites)} student_code={int(student_invite is not None)}",
+        )
     await session.commit()
     entries = []
     for student, guardian_invites, student_invite in planned:

@@ -436,6 +436,23 @@ async def import_roster(
             _update_student(student, row, school_class)
 
     report.rejected.sort(key=lambda error: error.row_number)
+    if not dry_run:
+        # Each child's register shows that an import added or changed their record (no values: the
+        # log outlives the records it describes).
+        for action, lines in (
+            ("roster_student_added", report.added),
+            ("roster_student_updated", report.updated),
+        ):
+            for line in lines:
+                await audit.record(
+                    session,
+                    action=action,
+                    channel=channel,
+                    actor_account_id=actor_account_id,
+                    student_id=line.student_id,
+                    object_type="student",
+                    object_id=line.student_id,
+                )
     logger.info(
         "roster import%s: %d added, %d updated, %d unchanged, %d rejected, %d classes created",
         " (dry run)" if dry_run else "",
