@@ -481,7 +481,7 @@ async def _ask(
             )
         builder.adjust(4)
     elif step == "student":
-        text = await _student_question(builder, session, data)
+        text = await _student_question(builder, session, principal, data)
     elif step == "kind":
         student = await session.get(Student, int(data["student_id"]))
         text = _("Ученик: {name}. Выберите вид поощрения:").format(
@@ -527,8 +527,12 @@ async def _has_earlier_question(step: str, data: dict, session: AsyncSession, pr
     return False
 
 
-async def _student_question(builder: InlineKeyboardBuilder, session: AsyncSession, data: dict) -> str:
+async def _student_question(
+    builder: InlineKeyboardBuilder, session: AsyncSession, principal: Principal, data: dict
+) -> str:
     school_class = await session.get(SchoolClass, int(data["class_id"]))
+    if school_class is None or not access.may_view_class(principal, school_class):
+        return _("Нет доступа к этому классу.")  # the class was taken from them since it was chosen
     students = (
         await session.exec(
             select(Student)
@@ -536,7 +540,7 @@ async def _student_question(builder: InlineKeyboardBuilder, session: AsyncSessio
             .order_by(Student.surname, Student.name, Student.id)
         )
     ).all()
-    class_label = html.quote(school_class.label if school_class else "—")
+    class_label = html.quote(school_class.label)
     if not students:
         return _("В классе {class_label} нет учеников.").format(class_label=class_label)
     page = paginate(students, int(data.get("page", 0)), per_page=STUDENTS_PER_PAGE)
