@@ -67,3 +67,14 @@ class RequestCb(CallbackData, prefix="rq"):
     step: str
     value: str = ""
     student_id: int = 0
+
+
+class PortfolioCb(CallbackData, prefix="pf"):
+    """A portfolio screen: `view` is page, mine (the submitter's own), item, pdf or kids (the child picker).
+    `student_id` and `item` (an achievement id) are checked again on every press; `page` is the page to
+    show, or the one «◀️ К списку» returns to from an item."""
+
+    view: str
+    student_id: int = 0
+    page: int = 0
+    item: int = 0

@@ -20,6 +20,7 @@ BTN_COVERAGE = __("📊 Подключение")
 BTN_LANGUAGE = __("🌐 Язык")
 BTN_HELP = __("❓ Помощь")
 BTN_REQUEST = __("📄 Запросить результаты")
+BTN_PORTFOLIO = __("📚 Портфолио")
 
 LANGUAGES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
 
@@ -31,6 +32,7 @@ def main_menu(principal: Principal) -> ReplyKeyboardMarkup:
     if access.reviews_submissions(principal):
         rows.append([str(BTN_PENDING)])
     if principal.is_guardian or principal.is_student:
+        rows.append([str(BTN_PORTFOLIO)])
         rows.append([str(BTN_REQUEST)])
     if principal.is_guardian:
         rows.append([str(BTN_CHILDREN)])

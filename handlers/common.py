@@ -30,6 +30,7 @@ from bot.services.access import classes_in_scope
 from bot.services.accounts import set_language, set_reachable
 from bot.services.coverage import classes_coverage
 from bot.services.principal import Principal
+from handlers import portfolio
 from models import Account, SchoolClass, Student
 from models.enums import AuditChannel
 
@@ -192,6 +193,13 @@ async def on_my_class(message: Message, session: AsyncSession, principal: Princi
         await session.commit()
         for text in split_lines(lines):  # a big class with long names may not fit one message
             await message.answer(text, reply_markup=main_menu(principal))
+        if coverage.students:
+            await message.answer(
+                _("📚 Портфолио ученика {class_label} класса:").format(
+                    class_label=html.quote(coverage.class_label)
+                ),
+                reply_markup=portfolio.open_buttons([(s.student_id, s.full_name) for s in coverage.students]),
+            )
 
 
 @router.message(F.text == BTN_COVERAGE)
