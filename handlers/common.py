@@ -23,6 +23,7 @@ from bot.keyboards import (
     LANGUAGES,
     language_keyboard,
     main_menu,
+    portfolio_buttons,
 )
 from bot.replies import edit_or_answer, split_lines
 from bot.services import access, audit
@@ -30,7 +31,6 @@ from bot.services.access import classes_in_scope
 from bot.services.accounts import set_language, set_reachable
 from bot.services.coverage import classes_coverage
 from bot.services.principal import Principal
-from handlers import portfolio
 from models import Account, SchoolClass, Student
 from models.enums import AuditChannel
 
@@ -60,6 +60,14 @@ def help_text(principal: Principal) -> str:
                 "руководителю. Пока оно не рассмотрено, его можно отозвать."
             )
         )
+    if principal.is_guardian or principal.is_student:
+        parts.append(
+            _(
+                "<b>Портфолио.</b> «📚 Портфолио» или /portfolio — подтверждённые достижения по учебным годам, "
+                "документы к ним, поощрения и PDF; там же «Мои заявки» — присланные вами достижения на "
+                "проверке и отклонённые."
+            )
+        )
     if principal.is_guardian:
         parts.append(_("<b>Родителю.</b> «Мои дети» — дети, к которым вы подключены."))
     if principal.is_student:
@@ -74,7 +82,8 @@ def help_text(principal: Principal) -> str:
     if principal.class_teacher_of:
         parts.append(
             _(
-                "<b>Классному руководителю.</b> «Мой класс» — список класса и кто из родителей уже подключился."
+                "<b>Классному руководителю.</b> «Мой класс» — список класса, кто из родителей уже подключился, "
+                "и портфолио каждого ученика."
             )
         )
     if principal.is_admin or principal.deputy_levels:
@@ -198,7 +207,7 @@ async def on_my_class(message: Message, session: AsyncSession, principal: Princi
                 _("📚 Портфолио ученика {class_label} класса:").format(
                     class_label=html.quote(coverage.class_label)
                 ),
-                reply_markup=portfolio.open_buttons([(s.student_id, s.full_name) for s in coverage.students]),
+                reply_markup=portfolio_buttons([(s.student_id, s.full_name) for s in coverage.students]),
             )
 
 

@@ -26,7 +26,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import PortfolioCb
+from bot.callbacks import PortfolioCb, PortfolioView
 from bot.config import Settings
 from bot.keyboards import BTN_PORTFOLIO, BTN_SUBMIT, main_menu
 from bot.replies import answer_query, edit_or_answer
@@ -46,15 +46,23 @@ router = Router(name="portfolio")
 router.message.filter(F.chat.type == ChatType.PRIVATE)
 router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
 
-PAGE, MINE, ITEM, PDF, KIDS = "page", "mine", "item", "pdf", "kids"
-OPEN = "open"  # the first page in a message of its own (from a list that should stay, like «Мой класс»)
-# Clipping keeps a page under Telegram's 4096 characters whatever the titles and names hold.
-NAME_IN_HEADER = 120
-TITLE_IN_LIST = 120
+PAGE, OPEN, MINE, ITEM, PDF, KIDS = (
+    PortfolioView.PAGE,
+    PortfolioView.OPEN,
+    PortfolioView.MINE,
+    PortfolioView.ITEM,
+    PortfolioView.PDF,
+    PortfolioView.KIDS,
+)
+# Clipping keeps a page under Telegram's 4096 characters (UTF-16 units: an emoji counts twice) whatever
+# the names, titles and reasons hold: 8 items in 8 years and categories, 3 rewards, all of them emoji.
+NAME_IN_HEADER = 100
+TITLE_IN_LIST = 80
 TITLE_ON_BUTTON = 40
-REASON_IN_LIST = 150
-REWARDS_SHOWN = 5
-REWARD_REASON = 100
+REASON_IN_LIST = 100
+REWARDS_SHOWN = 3
+REWARD_REASON = 60
+ORDER_NUMBER = 20
 
 
 def _clip(text: str, limit: int) -> str:
@@ -74,7 +82,7 @@ def _button(text: str, data: PortfolioCb) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 
 
-def _pager(view: str, student_id: int, page: int, pages: int) -> list[InlineKeyboardButton]:
+def _pager(view: PortfolioView, student_id: int, page: int, pages: int) -> list[InlineKeyboardButton]:
     """◀️ «стр. 2 из 5» ▶️; the middle button shows the same page again (a no-op for Telegram)."""
     if pages < 2:
         return []
@@ -253,7 +261,7 @@ def _rewards_lines(rewards: list[RewardEntry]) -> list[str]:
             reason=_quote(reward.reason, REWARD_REASON),
         )
         if reward.order_number:
-            line += " " + _("(приказ № {number})").format(number=_quote(reward.order_number, 64))
+            line += " " + _("(приказ № {number})").format(number=_quote(reward.order_number, ORDER_NUMBER))
         lines.append(line)
     if len(rewards) > REWARDS_SHOWN:
         lines.append(_("… и ещё {count} — в PDF.").format(count=len(rewards) - REWARDS_SHOWN))
@@ -274,17 +282,6 @@ async def cb_page(
         await bot.send_message(query.from_user.id, text, reply_markup=markup)
         return
     await edit_or_answer(query, *shown)
-
-
-def open_buttons(students: list[tuple[int, str]]) -> InlineKeyboardMarkup:
-    """A button per student that opens their portfolio in a new message: (student id, name)."""
-    builder = InlineKeyboardBuilder()
-    for student_id, name in students:
-        builder.button(
-            text=_clip(name, TITLE_ON_BUTTON), callback_data=PortfolioCb(view=OPEN, student_id=student_id)
-        )
-    builder.adjust(2)
-    return builder.as_markup()
 
 
 @router.callback_query(PortfolioCb.filter(F.view == KIDS))

@@ -391,3 +391,61 @@ async def test_an_empty_portfolio_points_to_adding_an_achievement(bot: BotHarnes
     assert page.buttons == []
     [viewed] = await audits(bot, "portfolio_viewed")
     assert viewed.allowed and viewed.student_id == me
+
+
+def utf16_length(text: str) -> int:
+    """Length as Telegram counts it: an emoji outside the BMP takes two units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+async def test_the_fullest_pages_stay_within_telegram_limits(bot: BotHarness) -> None:
+    me = await add_student(bot, "11А", "😀" * 100, "😀" * 100)
+    pupil = await student_user(bot, me, "Ученик")
+    mine = (await account_of(bot, pupil)).id
+    categories = [
+        "elite_sport",
+        "project",
+        "contest",
+        "conference",
+        "additional_education",
+        "self_government",
+    ]
+    for index in range(8):  # a year and a category header before every item
+        event_date = date.today() - timedelta(days=366 * index)
+        await add_achievement(bot, me, "🏆" * 200, event_date, category=categories[index % len(categories)])
+        await add_achievement(
+            bot,
+            me,
+            "🏆" * 200,
+            event_date,
+            status=AchievementStatus.REJECTED,
+            submitted_by=mine,
+            reject_reason="😡" * 500,
+        )
+    async with bot.session_factory() as session:
+        for _index in range(5):
+            session.add(
+                Reward(
+                    student_id=me,
+                    kind="valuable_gift",
+                    reason="🎉" * 500,
+                    granted_on=date.today(),
+                    order_number="😀" * 64,
+                )
+            )
+        await session.commit()
+
+    pupil.send_text(MENU)
+    page = await pupil.wait_for("Портфолио:")
+    assert "Поощрения: 5" in text_of(page) and "… и ещё 2 — в PDF." in text_of(page)
+    assert "— 1" in text_of(page) and text_of(page).count("учебный год") == 8
+    assert utf16_length(text_of(page)) <= 4096
+    pupil.press("📝 Мои заявки (8)")
+    listing = await pupil.wait_for("Мои заявки:")
+    assert text_of(listing).count("Причина: 😡") == 8
+    assert utf16_length(text_of(listing)) <= 4096
+    pupil.press("◀️ К портфолио")
+    await pupil.wait_for("Портфолио:")
+    pupil.press("1. 🏆")
+    details = await pupil.wait_for("Достижение № ")
+    assert utf16_length(text_of(details)) <= 4096 and "🏆" * 200 in text_of(details)
