@@ -105,9 +105,7 @@ def _pager(view: PortfolioView, student_id: int, page: int, pages: int) -> list[
 
 @router.message(Command("portfolio"))
 @router.message(F.text == BTN_PORTFOLIO)
-async def cmd_portfolio(
-    message: Message, bot: Bot, session: AsyncSession, principal: Principal, settings: Settings
-) -> None:
+async def cmd_portfolio(message: Message, session: AsyncSession, principal: Principal) -> None:
     candidates = principal.family_students
     if not candidates:
         text = (
@@ -121,7 +119,7 @@ async def cmd_portfolio(
         text, markup = await _kids(session, principal)
         await message.answer(text, reply_markup=markup)
         return
-    shown = await _page(session, principal, candidates[0], 0, message.chat.id)
+    shown = await _page(session, principal, candidates[0], 0, message.chat.id)  # a private chat: the user
     if shown is None:
         await message.answer(_refused())
         return
@@ -148,6 +146,7 @@ def _refused() -> str:
 async def _page(
     session: AsyncSession, principal: Principal, student_id: int, page: int, telegram_id: int
 ) -> tuple[str, InlineKeyboardMarkup] | None:
+    page = max(page, 0)
     subject = await portfolio_views.open_portfolio(
         session,
         principal,
@@ -173,6 +172,36 @@ async def _page(
     builder = InlineKeyboardBuilder()
     if not entries:
         lines += ["", _empty_text()]
+    item_lines, buttons = _items(groups, shown, subject.student_id)
+    lines += item_lines
+    for button in buttons:
+        builder.row(button)
+    if not shown.has_next:
+        lines += ["", *_rewards_lines(rewards)]
+    builder.row(*_pager(PAGE, subject.student_id, shown.page, shown.pages))
+    if entries or rewards:
+        builder.row(_button(_("📥 Скачать PDF"), PortfolioCb(view=PDF, student_id=subject.student_id)))
+    if mine:
+        builder.row(
+            _button(
+                _("📝 Мои заявки ({count})").format(count=len(mine)),
+                PortfolioCb(view=MINE, student_id=subject.student_id),
+            )
+        )
+    if len(principal.family_students) > 1:
+        builder.row(_button(_("👥 Другой ребёнок"), PortfolioCb(view=KIDS)))
+    if entries:
+        lines += ["", _("Нажмите на номер, чтобы открыть достижение и его документы.")]
+    return "\n".join(lines), builder.as_markup()
+
+
+def _items(
+    groups: list[portfolio.YearGroup], shown: portfolio.Page[PortfolioEntry], student_id: int
+) -> tuple[list[str], list[InlineKeyboardButton]]:
+    """The page's lines under year and category headings (repeated where a page continues a group) with
+    the whole portfolio's counts, and a button per item."""
+    lines: list[str] = []
+    buttons: list[InlineKeyboardButton] = []
     year_counts = {year.year: year.count for year in groups}
     category_counts = {(year.year, c.category): c.count for year in groups for c in year.categories}
     previous: PortfolioEntry | None = None
@@ -204,30 +233,14 @@ async def _page(
                 date=_date(entry.event_date),
             )
         )
-        builder.row(
+        buttons.append(
             _button(
                 f"{index}. {_clip(entry.title, TITLE_ON_BUTTON)}",
-                PortfolioCb(view=ITEM, student_id=subject.student_id, page=shown.page, item=entry.id),
+                PortfolioCb(view=ITEM, student_id=student_id, page=shown.page, item=entry.id),
             )
         )
         previous = entry
-    if not shown.has_next:
-        lines += ["", *_rewards_lines(rewards)]
-    builder.row(*_pager(PAGE, subject.student_id, shown.page, shown.pages))
-    if entries or rewards:
-        builder.row(_button(_("📥 Скачать PDF"), PortfolioCb(view=PDF, student_id=subject.student_id)))
-    if mine:
-        builder.row(
-            _button(
-                _("📝 Мои заявки ({count})").format(count=len(mine)),
-                PortfolioCb(view=MINE, student_id=subject.student_id),
-            )
-        )
-    if len(principal.family_students) > 1:
-        builder.row(_button(_("👥 Другой ребёнок"), PortfolioCb(view=KIDS)))
-    if entries:
-        lines += ["", _("Нажмите на номер, чтобы открыть достижение и его документы.")]
-    return "\n".join(lines), builder.as_markup()
+    return lines, buttons
 
 
 def _header(subject: Subject) -> str:

@@ -208,6 +208,14 @@ async def test_a_guardian_of_two_children_picks_one_and_the_child_is_named(bot: 
     assert "Конкурс рисунков дочери" in text_of(other) and "сына" not in text_of(other)
     assert other.message_id == picker.message_id
 
+    await bot.restart()  # the buttons outlive the process: they carry ids, not state
+    parent.press("👥 Другой ребёнок")
+    await parent.wait_for("Чьё портфолио открыть?")
+    parent.press("Иванов Пётр")
+    assert (await parent.wait_for("Портфолио: Иванов Пётр")).message_id == picker.message_id
+    stale = parent.press_callback(picker.message_id, "pf:gone:1:0:0")
+    assert "Эта кнопка устарела" in (await stale.wait_answer())["text"]
+
 
 async def test_the_submitter_sees_their_pending_and_rejected_with_the_reason(bot: BotHarness) -> None:
     child = await add_student(bot, "5А", "Иванов", "Пётр")
