@@ -1,5 +1,7 @@
 """Callback data factories: short prefixes and ids only; everything is reloaded and checked on press."""
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 
 
@@ -75,3 +77,22 @@ class RewardCb(CallbackData, prefix="rw"):
 
     step: str
     value: str = ""
+
+
+class PortfolioView(StrEnum):
+    PAGE = "page"
+    OPEN = "open"  # the first page in a message of its own, from a list that stays (like «Мой класс»)
+    MINE = "mine"  # the submitter's own pending and rejected submissions
+    ITEM = "item"
+    PDF = "pdf"
+    KIDS = "kids"  # a guardian's choice of child
+
+
+class PortfolioCb(CallbackData, prefix="pf"):
+    """A portfolio screen. `student_id` and `item` (an achievement id) are checked again on every press;
+    `page` is the page to show, or the one «◀️ К списку» returns to from an item."""
+
+    view: PortfolioView
+    student_id: int = 0
+    page: int = 0
+    item: int = 0

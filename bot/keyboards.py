@@ -7,7 +7,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import ConsentCb, LanguageCb
+from bot.callbacks import ConsentCb, LanguageCb, PortfolioCb, PortfolioView
 from bot.services import access
 from bot.services.principal import Principal
 
@@ -21,6 +21,7 @@ BTN_LANGUAGE = __("🌐 Язык")
 BTN_HELP = __("❓ Помощь")
 BTN_REQUEST = __("📄 Запросить результаты")
 BTN_REWARD = __("🏅 Поощрить")
+BTN_PORTFOLIO = __("📚 Портфолио")
 
 LANGUAGES = {"ru": "🇷🇺 Русский", "en": "🇬🇧 English"}
 
@@ -37,6 +38,7 @@ def main_menu(principal: Principal) -> ReplyKeyboardMarkup:
     if staff_row:
         rows.append(staff_row)
     if principal.is_guardian or principal.is_student:
+        rows.append([str(BTN_PORTFOLIO)])
         rows.append([str(BTN_REQUEST)])
     if principal.is_guardian:
         rows.append([str(BTN_CHILDREN)])
@@ -66,5 +68,18 @@ def language_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for code, title in LANGUAGES.items():
         builder.button(text=title, callback_data=LanguageCb(code=code))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+NAME_ON_BUTTON = 40
+
+
+def portfolio_buttons(students: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """A button per student, (id, name), that opens their portfolio in a message of its own."""
+    builder = InlineKeyboardBuilder()
+    for student_id, name in students:
+        text = name if len(name) <= NAME_ON_BUTTON else name[: NAME_ON_BUTTON - 1] + "…"
+        builder.button(text=text, callback_data=PortfolioCb(view=PortfolioView.OPEN, student_id=student_id))
     builder.adjust(2)
     return builder.as_markup()

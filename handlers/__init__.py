@@ -2,7 +2,7 @@
 
 from aiogram import Dispatcher, Router
 
-from handlers import common, fallback, groups, requests, review, rewards, start, submission
+from handlers import common, fallback, groups, portfolio, requests, review, rewards, start, submission
 
 
 def routers() -> list[Router]:
@@ -13,6 +13,7 @@ def routers() -> list[Router]:
         review.router,
         requests.router,
         rewards.router,
+        portfolio.router,
         common.router,
         fallback.router,
     ]

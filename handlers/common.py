@@ -23,6 +23,7 @@ from bot.keyboards import (
     LANGUAGES,
     language_keyboard,
     main_menu,
+    portfolio_buttons,
 )
 from bot.replies import edit_or_answer, split_lines
 from bot.services import access, audit
@@ -59,6 +60,14 @@ def help_text(principal: Principal) -> str:
                 "руководителю. Пока оно не рассмотрено, его можно отозвать."
             )
         )
+    if principal.is_guardian or principal.is_student:
+        parts.append(
+            _(
+                "<b>Портфолио.</b> «📚 Портфолио» или /portfolio — подтверждённые достижения по учебным годам, "
+                "документы к ним, поощрения и PDF; там же «Мои заявки» — присланные вами достижения на "
+                "проверке и отклонённые."
+            )
+        )
     if principal.is_guardian:
         parts.append(_("<b>Родителю.</b> «Мои дети» — дети, к которым вы подключены."))
     if principal.is_student:
@@ -81,7 +90,8 @@ def help_text(principal: Principal) -> str:
     if principal.class_teacher_of:
         parts.append(
             _(
-                "<b>Классному руководителю.</b> «Мой класс» — список класса и кто из родителей уже подключился."
+                "<b>Классному руководителю.</b> «Мой класс» — список класса, кто из родителей уже подключился, "
+                "и портфолио каждого ученика."
             )
         )
     if principal.is_admin or principal.deputy_levels:
@@ -203,6 +213,13 @@ async def on_my_class(message: Message, session: AsyncSession, principal: Princi
         await session.commit()
         for text in split_lines(lines):  # a big class with long names may not fit one message
             await message.answer(text, reply_markup=main_menu(principal))
+        if coverage.students:
+            await message.answer(
+                _("📚 Портфолио ученика {class_label} класса:").format(
+                    class_label=html.quote(coverage.class_label)
+                ),
+                reply_markup=portfolio_buttons([(s.student_id, s.full_name) for s in coverage.students]),
+            )
 
 
 @router.message(F.text == BTN_COVERAGE)

@@ -106,6 +106,15 @@ HANDLERS: dict[str, Guarded | NoChildData] = {
     "handlers.requests.cb_scope": guarded(Action.REQUEST_EXTRACT),
     "handlers.requests.cmd_verify": guarded(Action.VERIFY),
     "handlers.requests.on_code": guarded(Action.VERIFY),
+    # portfolio
+    "handlers.portfolio.cmd_portfolio": guarded(Action.VIEW_PORTFOLIO),
+    "handlers.portfolio.cb_kids": no_child_data(
+        "the guardian's own children to choose from (principal.children)"
+    ),
+    "handlers.portfolio.cb_page": guarded(Action.VIEW_PORTFOLIO),
+    "handlers.portfolio.cb_mine": guarded(Action.VIEW_PORTFOLIO),
+    "handlers.portfolio.cb_item": guarded(Action.VIEW_EVIDENCE),
+    "handlers.portfolio.cb_pdf": guarded(Action.VIEW_PORTFOLIO),
     # rewards
     "handlers.rewards.cmd_reward": guarded(Action.REWARD, Action.VIEW_CLASS),
     "handlers.rewards.cmd_cancel": no_child_data("leaves the reward dialogue"),
@@ -148,8 +157,8 @@ HANDLERS: dict[str, Guarded | NoChildData] = {
 # What a handler module must call for each Action it claims (or `Action.X` given to `is_allowed`).
 CHECKS: dict[Action, tuple[str, ...]] = {
     Action.VIEW_CLASS: ("may_view_class", "classes_in_scope"),
-    Action.VIEW_PORTFOLIO: ("may_view_portfolio",),
-    Action.VIEW_EVIDENCE: ("may_view_achievement",),
+    Action.VIEW_PORTFOLIO: ("may_view_portfolio", "portfolio_views.open_portfolio"),
+    Action.VIEW_EVIDENCE: ("may_view_achievement", "portfolio_views.open_achievement"),
     Action.SUBMIT: ("may_submit_for",),
     Action.REVIEW: ("may_review",),
     Action.WITHDRAW: ("may_withdraw",),

@@ -227,3 +227,18 @@ async def rewards_of(
         )
         for reward in rewards
     ]
+
+
+async def own_submissions(session: AsyncSession, student_id: int, account_id: int) -> list[Achievement]:
+    """What `account_id` sent for the student that is not in the portfolio yet or was turned down:
+    pending and rejected, newest first (the submitter's «Мои заявки»)."""
+    query = (
+        select(Achievement)
+        .where(
+            Achievement.student_id == student_id,
+            Achievement.submitted_by_account_id == account_id,
+            col(Achievement.status).in_([AchievementStatus.PENDING, AchievementStatus.REJECTED]),
+        )
+        .order_by(col(Achievement.created_at).desc(), col(Achievement.id).desc())
+    )
+    return list((await session.exec(query)).all())

@@ -34,6 +34,12 @@ class Principal:
         return self.own_student_id is not None
 
     @property
+    def family_students(self) -> tuple[int, ...]:
+        """The students whose own data this person sees as family: themself first, then their children."""
+        own = (self.own_student_id,) if self.own_student_id is not None else ()
+        return own + self.children
+
+    @property
     def has_any_role(self) -> bool:
         return self.is_staff or self.is_guardian or self.is_student
 

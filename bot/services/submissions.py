@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -221,6 +222,14 @@ async def _accounts(session: AsyncSession, account_ids: list[int]) -> list[Accou
     return list((await session.exec(query)).all())
 
 
+def evidence_media(files: Sequence[StoredFile]) -> dict[str, list[str]]:
+    """The files as a NotificationPayload's media: photos, or, with any PDF among them, every file as a
+    document (Telegram can't mix photos and documents in one album)."""
+    if all(f.mime_type.startswith("image/") for f in files):
+        return {"photo_paths": [f.path for f in files]}
+    return {"document_paths": [f.path for f in files]}
+
+
 def review_card(
     achievement: Achievement,
     student: Student,
@@ -247,11 +256,7 @@ def review_card(
         lines.append(_("⚠️ Похоже, этот документ уже загружен"))
     if achievement.forwarded:
         lines.append(_("↪️ Переслано"))
-    # Telegram can't mix photos and documents in one album: with any PDF, every page goes as a document.
-    if all(f.mime_type.startswith("image/") for f in files):
-        media: dict[str, Any] = {"photo_paths": [f.path for f in files]}
-    else:
-        media = {"document_paths": [f.path for f in files]}
+    media = evidence_media(files)
     assert achievement.id is not None, "flushed before the card is made"
     buttons = [
         [
