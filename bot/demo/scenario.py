@@ -27,7 +27,7 @@ from bot.services.roster import normalize_class_label
 from models import ResultsRequest, SchoolClass
 from models.db import create_engine, create_session_factory
 from models.enums import AuditChannel
-from tests.telegram_server import TelegramServer
+from tests.telegram_server import StoredMessage, TelegramServer
 from tests.tg_users import FakeUser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,6 +152,13 @@ class Demo:
         self.flush()
         self.say(f"\n=== {title} ===")
 
+    def save_document(self, message: StoredMessage) -> None:
+        """Keep a PDF the bot sent in demo-output/, as the person would on their phone."""
+        self.flush()
+        path = self.output / message.content["document"]["file_name"]
+        path.write_bytes(self.server.file_bytes(message.file_id or ""))
+        self.say(f"  (сохранено: {path})")
+
     def flush(self) -> None:
         """Print what happened in the chats since the last call."""
         lines = self.server.transcript()
@@ -240,6 +247,7 @@ async def play(demo: Demo) -> None:
 
     await play_submissions(demo, mother=mother, father=father, teacher=teacher)
     await play_reward(demo, teacher=teacher, mother=mother)
+    await play_portfolio(demo, pupil=pupil, father=father)
     await play_results_request(demo, mother=mother, deputy=deputy)
 
     demo.scene("Папа переключает язык на английский")
@@ -354,15 +362,34 @@ async def play_reward(demo: Demo, *, teacher: FakeUser, mother: FakeUser) -> Non
     await mother.wait_for("Поощрение: Похвальный лист", timeout=15)
 
 
+async def play_portfolio(demo: Demo, *, pupil: FakeUser, father: FakeUser) -> None:
+    demo.scene("Петя листает своё портфолио, открывает диплом и скачивает PDF")
+    pupil.send_text("📚 Портфолио")
+    await pupil.wait_for("Портфолио: Иванов Пётр")
+    pupil.press("1. Региональный этап ВсОШ")
+    await pupil.wait_for("📎 Достижение №", timeout=15)
+    pupil.press("◀️ К списку")
+    await pupil.wait_for("Портфолио: Иванов Пётр")
+    pupil.press("📥 Скачать PDF")
+    document = await pupil.wait_for("[document:", timeout=15)
+    demo.save_document(document)
+
+    demo.scene("Папа видит свою отклонённую заявку и причину")
+    father.send_text("📚 Портфолио")
+    await father.wait_for("Чьё портфолио открыть?")
+    father.press("Смирнова Алиса")
+    await father.wait_for("Портфолио: Смирнова Алиса")
+    father.press("📝 Мои заявки")
+    await father.wait_for("нечитаемое фото")
+
+
 async def play_results_request(demo: Demo, *, mother: FakeUser, deputy: FakeUser) -> None:
     demo.scene("Мама запрашивает результаты сына (п. 6.4) и сразу получает выписку")
     mother.send_text("📄 Запросить результаты")
     await mother.wait_for("За какой период")  # one child: no need to ask whose
     mother.press("Текущий учебный год")
     extract = await mother.wait_for("по запросу от", timeout=15)
-    name = extract.content["document"]["file_name"]
-    (demo.output / name).write_bytes(demo.server.file_bytes(extract.file_id or ""))
-    demo.say(f"  (выписка сохранена: {demo.output / name})")
+    demo.save_document(extract)
 
     demo.scene("Заместитель директора проверяет код с выписки")
     code = await demo.latest_verification_code()  # what the deputy reads off the printed extract
