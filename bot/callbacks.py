@@ -67,3 +67,11 @@ class RequestCb(CallbackData, prefix="rq"):
     step: str
     value: str = ""
     student_id: int = 0
+
+
+class ChildCb(CallbackData, prefix="gc"):
+    """A guardian's child in «Мои дети»: `action` is open, withdraw (asks), confirm or cancel; the link is
+    checked again on every press."""
+
+    action: str
+    student_id: int

@@ -7,9 +7,10 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import ConsentCb, LanguageCb
+from bot.callbacks import ChildCb, ConsentCb, LanguageCb
 from bot.services import access
 from bot.services.principal import Principal
+from models import SchoolClass, Student
 
 BTN_SUBMIT = __("➕ Добавить достижение")
 BTN_PENDING = __("📥 На проверке")
@@ -61,4 +62,16 @@ def language_keyboard() -> InlineKeyboardMarkup:
     for code, title in LANGUAGES.items():
         builder.button(text=title, callback_data=LanguageCb(code=code))
     builder.adjust(2)
+    return builder.as_markup()
+
+
+def children_keyboard(children: list[tuple[Student, SchoolClass]]) -> InlineKeyboardMarkup:
+    """One button a child under «Мои дети»: opens what a guardian can do about that child."""
+    builder = InlineKeyboardBuilder()
+    for student, school_class in children:
+        builder.button(
+            text=f"{student.short_name}, {school_class.label}",
+            callback_data=ChildCb(action="open", student_id=student.id or 0),
+        )
+    builder.adjust(1)
     return builder.as_markup()
