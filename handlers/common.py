@@ -61,12 +61,7 @@ def help_text(principal: Principal) -> str:
             )
         )
     if principal.is_guardian:
-        parts.append(
-            _(
-                "<b>Родителю.</b> «Мои дети» — дети, к которым вы подключены; там же можно отозвать "
-                "согласие на обработку данных ребёнка."
-            )
-        )
+        parts.append(_("<b>Родителю.</b> «Мои дети» — дети, к которым вы подключены."))
     if principal.is_student:
         parts.append(_("<b>Ученику.</b> «Мой профиль» — ваши данные в школе."))
     if access.reviews_submissions(principal):
