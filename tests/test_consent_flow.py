@@ -14,6 +14,7 @@ from models import (
     AchievementStatusChange,
     AuditEvent,
     Consent,
+    FsmRecord,
     GuardianLink,
     Notification,
     ResultsRequest,
@@ -177,3 +178,29 @@ async def test_a_parent_withdraws_consent_and_loses_every_way_to_that_child(bot:
             )
         ).all()
     assert {e.action for e in denied} >= {"consent_withdrawn", "extract_request_denied"}
+
+
+async def test_an_only_child_withdrawn_mid_wizard_ends_the_wizard_and_the_menu(bot: BotHarness) -> None:
+    child = await add_student(bot, "7В", "Орлова", "Вера")
+    await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="7В")
+    parent = await guardian_of(bot, child)
+    parent.send_text("👨‍👩‍👧 Мои дети")
+    children_list = await parent.wait_for("Ваши дети")
+    parent.send_text(
+        "➕ Добавить достижение"
+    )  # the only child is chosen at once: the wizard asks for a photo
+    await parent.wait_for("фото")
+    async with bot.session_factory() as session:
+        draft = (await session.exec(select(FsmRecord).where(FsmRecord.key.contains(str(parent.id))))).one()  # type: ignore[attr-defined]
+    assert draft.state is not None and str(child) in draft.data
+
+    parent.press("Орлова Вера, 7В", children_list)
+    parent.press("🚫 Отозвать согласие", await parent.wait_for("🚫 Отозвать согласие"))
+    parent.press("Да, отозвать", await parent.wait_for("Отозвать согласие на обработку"))
+    await parent.wait_for("Согласие отозвано")
+    await parent.wait_for("Меню обновлено")
+
+    assert parent.reply_keyboard() == [["🌐 Язык", "❓ Помощь"]]
+    async with bot.session_factory() as session:
+        draft = (await session.exec(select(FsmRecord).where(FsmRecord.key.contains(str(parent.id))))).first()  # type: ignore[attr-defined]
+    assert draft is None or draft.state is None
