@@ -62,8 +62,9 @@ def format_report(report: RetentionReport, settings: Settings) -> str:
     ]
     for item in report.students:
         lines.append(
-            _(
-                "  id {id}: {name}, {class_label}, {status} с {since}: достижений {achievements}, "
+            "  "
+            + _(
+                "id {id}: {name}, {class_label}, {status} с {since}: достижений {achievements}, "
                 "файлов {files}, поощрений {rewards}, запросов {requests}"
             ).format(
                 id=item.student_id,
@@ -78,7 +79,7 @@ def format_report(report: RetentionReport, settings: Settings) -> str:
             )
         )
     if not report.students:
-        lines.append(_("  учеников, чей срок хранения истёк, нет"))
+        lines.append("  " + _("учеников, чей срок хранения истёк, нет"))
     lines.append(_("Файлов без записей: {count}").format(count=len(report.orphan_files)))
     return "\n".join(lines)
 
