@@ -96,3 +96,11 @@ class PortfolioCb(CallbackData, prefix="pf"):
     student_id: int = 0
     page: int = 0
     item: int = 0
+
+
+class ChildCb(CallbackData, prefix="gc"):
+    """A guardian's child in «Мои дети»: `action` is open, withdraw (asks), confirm or cancel; the link is
+    checked again on every press."""
+
+    action: str
+    student_id: int

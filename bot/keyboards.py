@@ -7,9 +7,10 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import ConsentCb, LanguageCb, PortfolioCb, PortfolioView
+from bot.callbacks import ChildCb, ConsentCb, LanguageCb, PortfolioCb, PortfolioView
 from bot.services import access
 from bot.services.principal import Principal
+from models import SchoolClass, Student
 
 BTN_SUBMIT = __("➕ Добавить достижение")
 BTN_PENDING = __("📥 На проверке")
@@ -82,4 +83,16 @@ def portfolio_buttons(students: list[tuple[int, str]]) -> InlineKeyboardMarkup:
         text = name if len(name) <= NAME_ON_BUTTON else name[: NAME_ON_BUTTON - 1] + "…"
         builder.button(text=text, callback_data=PortfolioCb(view=PortfolioView.OPEN, student_id=student_id))
     builder.adjust(2)
+    return builder.as_markup()
+
+
+def children_keyboard(children: list[tuple[Student, SchoolClass]]) -> InlineKeyboardMarkup:
+    """One button a child under «Мои дети»: opens what a guardian can do about that child."""
+    builder = InlineKeyboardBuilder()
+    for student, school_class in children:
+        builder.button(
+            text=f"{student.short_name}, {school_class.label}",
+            callback_data=ChildCb(action="open", student_id=student.id or 0),
+        )
+    builder.adjust(1)
     return builder.as_markup()

@@ -2,7 +2,18 @@
 
 from aiogram import Dispatcher, Router
 
-from handlers import common, fallback, groups, portfolio, requests, review, rewards, start, submission
+from handlers import (
+    common,
+    consent,
+    fallback,
+    groups,
+    portfolio,
+    requests,
+    review,
+    rewards,
+    start,
+    submission,
+)
 
 
 def routers() -> list[Router]:
@@ -14,6 +25,7 @@ def routers() -> list[Router]:
         requests.router,
         rewards.router,
         portfolio.router,
+        consent.router,
         common.router,
         fallback.router,
     ]

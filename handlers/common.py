@@ -21,6 +21,7 @@ from bot.keyboards import (
     BTN_MY_CLASS,
     BTN_PROFILE,
     LANGUAGES,
+    children_keyboard,
     language_keyboard,
     main_menu,
     portfolio_buttons,
@@ -147,10 +148,12 @@ async def on_children(message: Message, session: AsyncSession, principal: Princi
     if not principal.is_guardian:
         await message.answer(_("Вы пока не подключены ни к одному ученику."))
         return
+    children = await _students_with_classes(session, list(principal.children))
     lines = [_("<b>Ваши дети:</b>")]
-    for student, school_class in await _students_with_classes(session, list(principal.children)):
+    for student, school_class in children:
         lines.append(f"• {html.quote(student.full_name)}, {html.quote(school_class.label)}")
-    await message.answer("\n".join(lines), reply_markup=main_menu(principal))
+    lines += ["", _("Выберите ребёнка, чтобы управлять согласием на обработку его данных.")]
+    await message.answer("\n".join(lines), reply_markup=children_keyboard(children))
 
 
 @router.message(F.text == BTN_PROFILE)

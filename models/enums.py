@@ -84,3 +84,4 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # gave up: the recipient blocked the bot or Telegram refused the message
+    CANCELLED = "cancelled"  # not to be sent any more: the guardian withdrew consent for that child

@@ -14,6 +14,9 @@ from models.enums import OutboxStatus
 class Notification(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True)
+    # The student the message is about, when it is about one: withdrawn consent cancels the pending
+    # ones to that guardian, and retention destroys them with the student's records.
+    student_id: int | None = Field(default=None, foreign_key="student.id", index=True)
     # Same key, same notification: a retry of the producing action never queues it twice.
     dedup_key: str = Field(max_length=128, unique=True)
     kind: str = Field(max_length=32)

@@ -115,6 +115,10 @@ HANDLERS: dict[str, Guarded | NoChildData] = {
     "handlers.portfolio.cb_mine": guarded(Action.VIEW_PORTFOLIO),
     "handlers.portfolio.cb_item": guarded(Action.VIEW_EVIDENCE),
     "handlers.portfolio.cb_pdf": guarded(Action.VIEW_PORTFOLIO),
+    # consent
+    "handlers.consent.cb_open": guarded(Action.WITHDRAW_CONSENT),
+    "handlers.consent.cb_ask": guarded(Action.WITHDRAW_CONSENT),
+    "handlers.consent.cb_confirm": guarded(Action.WITHDRAW_CONSENT),
     # rewards
     "handlers.rewards.cmd_reward": guarded(Action.REWARD, Action.VIEW_CLASS),
     "handlers.rewards.cmd_cancel": no_child_data("leaves the reward dialogue"),
@@ -164,7 +168,7 @@ CHECKS: dict[Action, tuple[str, ...]] = {
     Action.WITHDRAW: ("may_withdraw",),
     Action.REWARD: ("may_reward", "rewards.rewardable", "rewards.grant_reward"),
     Action.REQUEST_EXTRACT: ("may_request_extract",),
-    Action.WITHDRAW_CONSENT: ("may_withdraw_consent",),
+    Action.WITHDRAW_CONSENT: ("may_withdraw_consent", "withdraw_consent"),
     Action.VERIFY: ("may_verify_extract",),
     Action.EXPORT: ("may_export", "may_export_class", "levels_in_scope"),
     Action.MANAGE_ROSTER: ("may_manage_roster",),

@@ -79,8 +79,13 @@ async def enqueue(
     kind: str,
     payload: NotificationPayload,
     dedup_key: str,
+    *,
+    student_id: int | None = None,
 ) -> None:
-    """Queue a notification in the caller's transaction (no commit). A known `dedup_key` is ignored."""
+    """Queue a notification in the caller's transaction (no commit). A known `dedup_key` is ignored.
+
+    `student_id` names the student the message is about (consent withdrawal and retention find it so).
+    """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # ON CONFLICT DO NOTHING rather than a check first: two concurrent producers with the same key
@@ -89,6 +94,7 @@ async def enqueue(
         insert(Notification)
         .values(
             account_id=account_id,
+            student_id=student_id,
             kind=kind,
             dedup_key=dedup_key,
             payload=payload.model_dump_json(),

@@ -261,6 +261,7 @@ async def _queue_escalations(session: AsyncSession, items: list[_Overdue], now: 
                 "escalation",
                 message,
                 dedup_key=f"escalation:{achievement.id}:{recipient.id}",
+                student_id=achievement.student_id,
             )
             queued += 1
     return queued

@@ -158,6 +158,7 @@ async def register_request(
             NOTIFICATION_KIND,
             NotificationPayload(text=text),
             dedup_key=f"request:{request.id}:{teacher.id}",
+            student_id=student.id,
         )
     await session.commit()
     await session.refresh(request)

@@ -230,6 +230,7 @@ async def grant_reward(
             NOTIFICATION_KIND,
             NotificationPayload(text=text),
             dedup_key=f"reward:{reward.id}:{account.id}",
+            student_id=reward.student_id,
         )
     await session.commit()
     return reward

@@ -373,7 +373,12 @@ async def create_submission(
         with in_language(reviewer.language):
             card = review_card(achievement, student, school_class, submitter, draft.files)
         await outbox.enqueue(
-            session, reviewer.id, "review", card, dedup_key=f"review:{achievement.id}:{reviewer.id}"
+            session,
+            reviewer.id,
+            "review",
+            card,
+            dedup_key=f"review:{achievement.id}:{reviewer.id}",
+            student_id=achievement.student_id,
         )
     await session.commit()
     return achievement
@@ -493,7 +498,12 @@ async def decide(
         with in_language(submitter.language if submitter else ""):
             message = _outcome_message(achievement, student)
         await outbox.enqueue(
-            session, submitter_id, "decision", message, dedup_key=f"decision:{achievement_id}"
+            session,
+            submitter_id,
+            "decision",
+            message,
+            dedup_key=f"decision:{achievement_id}",
+            student_id=achievement.student_id,
         )
     await session.commit()
     return DecisionOutcome(applied=True, achievement=achievement)

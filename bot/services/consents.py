@@ -1,0 +1,238 @@
+"""A guardian withdraws consent to the processing of a child's data (152-ФЗ, art. 9; regulation 6.2).
+
+Everything happens in one transaction, so there is no moment when the link is gone but processing goes
+on: the link is revoked, the withdrawal is appended to the consent history, the guardian's submissions
+still waiting for review are withdrawn, notifications about the child still queued for the guardian are
+cancelled, and the class teacher and the administrators are told (without the guardian's data: the
+school knows its families, and the message goes to several people).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.i18n_text import _, in_language
+from bot.services import access, audit, outbox
+from bot.services.onboarding import CONSENT_VERSION
+from bot.services.outbox import NotificationPayload
+from bot.services.principal import Principal
+from models import (
+    Account,
+    Achievement,
+    AchievementStatusChange,
+    Consent,
+    GuardianLink,
+    Notification,
+    SchoolClass,
+    StaffAssignment,
+    Student,
+)
+from models.enums import (
+    AchievementStatus,
+    AuditChannel,
+    ConsentDecision,
+    GuardianLinkStatus,
+    OutboxStatus,
+    StaffRole,
+)
+
+NOTIFICATION_KIND = "consent_withdrawn"
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """What the withdrawal did."""
+
+    student_name: str
+    submissions_withdrawn: int
+    notifications_cancelled: int
+    staff_told: int
+
+
+async def withdraw_consent(
+    session: AsyncSession,
+    principal: Principal,
+    student_id: int,
+    now: datetime,
+    *,
+    channel: AuditChannel = AuditChannel.BOT,
+) -> Withdrawal | None:
+    """Withdraw the guardian's consent for this child; commits. None (and a denied audit row when the
+    child exists) when this person is not, or no longer, a confirmed guardian of the child."""
+    student = await session.get(Student, student_id)
+    account_id = principal.account_id
+    if student is None or account_id is None or not access.may_withdraw_consent(principal, student):
+        return await _denied(session, principal, student, channel)
+    # Conditional: of two taps on «Отозвать», only one withdraws.
+    revoked = await session.exec(
+        update(GuardianLink)
+        .where(
+            col(GuardianLink.account_id) == account_id,
+            col(GuardianLink.student_id) == student_id,
+            GuardianLink.status == GuardianLinkStatus.CONFIRMED,
+        )
+        .values(status=GuardianLinkStatus.REVOKED, revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if revoked.rowcount != 1:
+        await session.rollback()
+        return await _denied(session, principal, student, channel)
+    consent = Consent(
+        account_id=account_id,
+        student_id=student_id,
+        version=CONSENT_VERSION,
+        decision=ConsentDecision.WITHDRAWN,
+        at=now,
+    )
+    session.add(consent)
+    withdrawn = await _withdraw_pending_submissions(session, account_id, student_id, now, channel)
+    cancelled = await session.exec(
+        update(Notification)
+        .where(
+            col(Notification.account_id) == account_id,
+            col(Notification.student_id) == student_id,
+            Notification.status == OutboxStatus.PENDING,
+        )
+        .values(status=OutboxStatus.CANCELLED, error="consent withdrawn")
+        .execution_options(synchronize_session=False)
+    )
+    await audit.record(
+        session,
+        action="consent_withdrawn",
+        channel=channel,
+        actor_account_id=account_id,
+        student_id=student_id,
+        object_type="guardian_link",
+        details=(
+            f"version={CONSENT_VERSION} submissions_withdrawn={withdrawn} "
+            f"notifications_cancelled={cancelled.rowcount}"
+        ),
+    )
+    await session.flush()
+    told = await _tell_staff(session, student, account_id, withdrawn, f"{consent.id}")
+    await session.commit()
+    return Withdrawal(
+        student_name=student.full_name,
+        submissions_withdrawn=withdrawn,
+        notifications_cancelled=cancelled.rowcount,
+        staff_told=told,
+    )
+
+
+async def _denied(
+    session: AsyncSession, principal: Principal, student: Student | None, channel: AuditChannel
+) -> None:
+    if student is not None:
+        await audit.record(
+            session,
+            action="consent_withdrawn",
+            channel=channel,
+            actor_account_id=principal.account_id,
+            student_id=student.id,
+            allowed=False,
+        )
+        await session.commit()
+    return None
+
+
+async def _withdraw_pending_submissions(
+    session: AsyncSession, account_id: int, student_id: int, now: datetime, channel: AuditChannel
+) -> int:
+    """The guardian's own submissions for the child that nobody reviewed yet: no longer to be processed."""
+    pending = (
+        await session.exec(
+            select(Achievement.id).where(
+                Achievement.student_id == student_id,
+                Achievement.submitted_by_account_id == account_id,
+                Achievement.status == AchievementStatus.PENDING,
+            )
+        )
+    ).all()
+    for achievement_id in pending:
+        session.add(
+            AchievementStatusChange(
+                achievement_id=achievement_id,
+                from_status=AchievementStatus.PENDING,
+                to_status=AchievementStatus.WITHDRAWN,
+                actor_account_id=account_id,
+                note="consent withdrawn",
+                at=now,
+            )
+        )
+        await audit.record(
+            session,
+            action="achievement_withdrawn",
+            channel=channel,
+            actor_account_id=account_id,
+            student_id=student_id,
+            object_type="achievement",
+            object_id=achievement_id,
+            details="consent withdrawn",
+        )
+    if pending:
+        await session.exec(
+            update(Achievement)
+            .where(col(Achievement.id).in_(pending), Achievement.status == AchievementStatus.PENDING)
+            .values(
+                status=AchievementStatus.WITHDRAWN,
+                decided_by_account_id=account_id,
+                decided_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return len(pending)
+
+
+async def _tell_staff(
+    session: AsyncSession, student: Student, guardian_id: int, withdrawn: int, key: str
+) -> int:
+    """The class teacher(s) of the child's class and the administrators, each in their language."""
+    school_class = await session.get(SchoolClass, student.class_id)
+    class_label = school_class.label if school_class is not None else "—"
+    staff_ids = set(
+        (
+            await session.exec(
+                select(StaffAssignment.account_id).where(
+                    col(StaffAssignment.active).is_(True),
+                    (StaffAssignment.role == StaffRole.ADMIN)
+                    | (
+                        (StaffAssignment.role == StaffRole.CLASS_TEACHER)
+                        & (StaffAssignment.class_id == student.class_id)
+                    ),
+                )
+            )
+        ).all()
+    )
+    staff_ids.discard(guardian_id)
+    if not staff_ids:
+        return 0
+    accounts = (
+        await session.exec(select(Account).where(col(Account.id).in_(staff_ids)).order_by(col(Account.id)))
+    ).all()
+    for account in accounts:
+        with in_language(account.language):
+            text = _(
+                "🚫 Родитель ученика {student}, {class_label} отозвал согласие на обработку персональных "
+                "данных ребёнка. Связь этого родителя с учеником прекращена, уведомления ему больше не "
+                "отправляются."
+            ).format(student=html.escape(student.short_name), class_label=html.escape(class_label))
+            if withdrawn:
+                text += "\n" + _("Отозвано его достижений, ещё не рассмотренных: {count}.").format(
+                    count=withdrawn
+                )
+        await outbox.enqueue(
+            session,
+            account.id,  # type: ignore[arg-type]
+            NOTIFICATION_KIND,
+            NotificationPayload(text=text),
+            dedup_key=f"consent:{key}:{account.id}",
+            student_id=student.id,
+        )
+    return len(accounts)

@@ -1,0 +1,118 @@
+"""A guardian's child card under «Мои дети» and the withdrawal of consent (152-ФЗ)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram import F, Router, html
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.callbacks import ChildCb
+from bot.config import Settings
+from bot.keyboards import main_menu
+from bot.replies import answer_query, edit_or_answer
+from bot.services import access
+from bot.services.consents import withdraw_consent
+from bot.services.principal import Principal, load_principal
+from models import Account, SchoolClass, Student
+
+router = Router(name="consent")
+
+OPEN, WITHDRAW, CONFIRM, CANCEL = "open", "withdraw", "confirm", "cancel"
+
+
+async def _own_child(
+    query: CallbackQuery, session: AsyncSession, principal: Principal, student_id: int
+) -> tuple[Student, SchoolClass] | None:
+    """The child, if the person is still their confirmed guardian; otherwise a polite refusal."""
+    student = await session.get(Student, student_id)
+    if student is None or not access.may_withdraw_consent(principal, student):
+        await answer_query(query, _("Этот ребёнок больше не связан с вашим аккаунтом."), alert=True)
+        return None
+    school_class = await session.get(SchoolClass, student.class_id)
+    assert school_class is not None
+    return student, school_class
+
+
+def _card(student: Student, school_class: SchoolClass) -> tuple[str, InlineKeyboardMarkup]:
+    text = _("<b>{name}</b>, {class_label} класс.").format(
+        name=html.quote(student.full_name), class_label=html.quote(school_class.label)
+    )
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("🚫 Отозвать согласие"), callback_data=ChildCb(action=WITHDRAW, student_id=student.id or 0)
+    )
+    return text, builder.as_markup()
+
+
+@router.callback_query(ChildCb.filter(F.action.in_({OPEN, CANCEL})))
+async def cb_open(
+    query: CallbackQuery, callback_data: ChildCb, session: AsyncSession, principal: Principal
+) -> None:
+    found = await _own_child(query, session, principal, callback_data.student_id)
+    if found is None:
+        return
+    await answer_query(query)
+    await edit_or_answer(query, *_card(*found))
+
+
+@router.callback_query(ChildCb.filter(F.action == WITHDRAW))
+async def cb_ask(
+    query: CallbackQuery, callback_data: ChildCb, session: AsyncSession, principal: Principal
+) -> None:
+    found = await _own_child(query, session, principal, callback_data.student_id)
+    if found is None:
+        return
+    student, _class = found
+    await answer_query(query)
+    text = _(
+        "Отозвать согласие на обработку персональных данных ребёнка <b>{name}</b>?\n\n"
+        "После этого сразу:\n"
+        "• вы перестанете получать сведения о ребёнке и уведомления о нём;\n"
+        "• вы не сможете добавлять достижения ребёнка, смотреть его портфолио и запрашивать выписки;\n"
+        "• присланные вами и ещё не рассмотренные достижения будут отозваны;\n"
+        "• классный руководитель и администрация школы получат уведомление.\n\n"
+        "Уже одобренные достижения остаются в учёте школы. Чтобы снова подключиться, понадобится новый "
+        "код приглашения от классного руководителя."
+    ).format(name=html.quote(student.full_name))
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Да, отозвать"), callback_data=ChildCb(action=CONFIRM, student_id=student.id or 0))
+    builder.button(text=_("Отмена"), callback_data=ChildCb(action=CANCEL, student_id=student.id or 0))
+    builder.adjust(1)
+    await edit_or_answer(query, text, builder.as_markup())
+
+
+@router.callback_query(ChildCb.filter(F.action == CONFIRM))
+async def cb_confirm(
+    query: CallbackQuery,
+    callback_data: ChildCb,
+    state: FSMContext,
+    session: AsyncSession,
+    principal: Principal,
+    account: Account | None,
+    settings: Settings,
+) -> None:
+    outcome = await withdraw_consent(session, principal, callback_data.student_id, datetime.now(settings.tz))
+    if outcome is None:
+        await answer_query(query, _("Этот ребёнок больше не связан с вашим аккаунтом."), alert=True)
+        return
+    await answer_query(query)
+    # A dialogue about this child (an achievement half entered, a request) must not go on.
+    if (await state.get_data()).get("student_id") == callback_data.student_id:
+        await state.clear()
+    await edit_or_answer(
+        query,
+        _(
+            "Согласие отозвано. Вы больше не связаны с учеником {name}; школа уведомлена и не будет "
+            "присылать вам сведения о нём."
+        ).format(name=html.quote(outcome.student_name)),
+    )
+    now_principal = await load_principal(session, account)
+    if query.bot is not None:
+        await query.bot.send_message(
+            query.from_user.id, _("Меню обновлено."), reply_markup=main_menu(now_principal)
+        )

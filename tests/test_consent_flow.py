@@ -1,0 +1,206 @@
+"""A guardian withdraws consent for one child (152-ФЗ) through the local Bot API server: the link goes at
+once, the guardian can no longer act about that child by any button, the staff are told."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlmodel import select
+
+from bot.services.outbox import NotificationPayload, enqueue
+from models import (
+    Account,
+    Achievement,
+    AchievementStatusChange,
+    AuditEvent,
+    Consent,
+    FsmRecord,
+    GuardianLink,
+    Notification,
+    ResultsRequest,
+)
+from models.base import utcnow
+from models.enums import (
+    AchievementStatus,
+    ConsentDecision,
+    GuardianLinkStatus,
+    OutboxStatus,
+    Source,
+    StaffRole,
+)
+from tests.harness import BotHarness
+from tests.people import add_student, guardian_of, staff_member
+
+
+async def account_of(bot: BotHarness, telegram_id: int) -> Account:
+    async with bot.session_factory() as session:
+        return (await session.exec(select(Account).where(Account.telegram_id == telegram_id))).one()
+
+
+async def pending_submission(bot: BotHarness, student_id: int, account_id: int, number: str) -> int:
+    async with bot.session_factory() as session:
+        achievement = Achievement(
+            number=number,
+            student_id=student_id,
+            submitted_by_account_id=account_id,
+            category="olympiad",
+            level="regional",
+            result="prize_winner",
+            title="Олимпиада",
+            event_date=date.today(),
+            source=Source.OUR_SCHOOL,
+        )
+        session.add(achievement)
+        await session.commit()
+        return achievement.id  # type: ignore[return-value]
+
+
+async def queued_for_later(bot: BotHarness, account_id: int, student_id: int, key: str) -> None:
+    """A notification about a child that the sender will only take tomorrow."""
+    async with bot.session_factory() as session:
+        await enqueue(
+            session, account_id, "decision", NotificationPayload(text=key), key, student_id=student_id
+        )
+        notification = (await session.exec(select(Notification).where(Notification.dedup_key == key))).one()
+        notification.not_before = utcnow() + timedelta(days=1)
+        session.add(notification)
+        await session.commit()
+
+
+async def test_a_parent_withdraws_consent_and_loses_every_way_to_that_child(bot: BotHarness) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    sibling = await add_student(bot, "3Б", "Иванова", "Анна")
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А", first_name="Елена")
+    other_teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="3Б", first_name="Нина")
+    admin = await staff_member(bot, StaffRole.ADMIN, first_name="Директор")
+    parent = await guardian_of(bot, child, sibling, first_name="Ольга", last_name="Секретова")
+    parent_account = await account_of(bot, parent.id)
+    assert parent_account.id is not None
+    mine = await pending_submission(bot, child, parent_account.id, "2026-0001")
+    someone_elses = await pending_submission(
+        bot, child, (await account_of(bot, teacher.id)).id or 0, "2026-0002"
+    )
+    sisters = await pending_submission(bot, sibling, parent_account.id, "2026-0003")
+    await queued_for_later(bot, parent_account.id, child, "about-child")
+    await queued_for_later(bot, parent_account.id, sibling, "about-sibling")
+
+    parent.send_text("👨‍👩‍👧 Мои дети")
+    children_list = await parent.wait_for("Ваши дети")
+    assert ["Иванов Пётр, 5А"] in children_list.buttons and ["Иванова Анна, 3Б"] in children_list.buttons
+    # The wizard is open at «whose achievement?» while the parent withdraws consent elsewhere.
+    parent.send_text("➕ Добавить достижение")
+    wizard = await parent.wait_for("Иванов Пётр")
+    parent.press("Иванов Пётр, 5А", children_list)
+    card = await parent.wait_for("🚫 Отозвать согласие")
+    parent.press("🚫 Отозвать согласие", card)
+    question = await parent.wait_for("Отозвать согласие на обработку")
+    assert "классный руководитель и администрация" in (question.text or "")
+    parent.press("Да, отозвать", question)
+    await parent.wait_for("Согласие отозвано")
+    menu = await parent.wait_for("Меню обновлено")
+    assert ["👨‍👩‍👧 Мои дети"] in parent.reply_keyboard() and menu.text
+
+    async with bot.session_factory() as session:
+        links = {
+            link.student_id: link
+            for link in (
+                await session.exec(select(GuardianLink).where(GuardianLink.account_id == parent_account.id))
+            ).all()
+        }
+        consents = (
+            await session.exec(
+                select(Consent).where(Consent.account_id == parent_account.id).order_by(Consent.id)
+            )
+        ).all()
+        statuses = {a.id: a.status for a in (await session.exec(select(Achievement))).all()}
+        change = (
+            await session.exec(
+                select(AchievementStatusChange).where(AchievementStatusChange.achievement_id == mine)
+            )
+        ).one()
+        queued = {
+            n.dedup_key: n.status
+            for n in (
+                await session.exec(select(Notification).where(Notification.account_id == parent_account.id))
+            ).all()
+        }
+        withdrawn_events = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "consent_withdrawn"))
+        ).all()
+    assert links[child].status == GuardianLinkStatus.REVOKED and links[child].revoked_at is not None
+    assert links[sibling].status == GuardianLinkStatus.CONFIRMED
+    assert [(c.student_id, c.decision) for c in consents][-1] == (child, ConsentDecision.WITHDRAWN)
+    assert statuses == {
+        mine: AchievementStatus.WITHDRAWN,
+        someone_elses: AchievementStatus.PENDING,
+        sisters: AchievementStatus.PENDING,
+    }
+    assert change.to_status == AchievementStatus.WITHDRAWN and change.note == "consent withdrawn"
+    assert queued["about-child"] == OutboxStatus.CANCELLED
+    assert queued["about-sibling"] == OutboxStatus.PENDING
+    assert [(e.student_id, e.allowed, e.actor_account_id) for e in withdrawn_events] == [
+        (child, True, parent_account.id)
+    ]
+
+    notice = await teacher.wait_for("отозвал согласие", timeout=10)
+    assert "Иванов Пётр" in (notice.text or "") and "5А" in (notice.text or "")
+    assert "Ольга" not in (notice.text or "") and "Секретова" not in (notice.text or "")
+    assert "не рассмотренных: 1" in (notice.text or "")
+    admin_notice = await admin.wait_for("Иванов Пётр", timeout=10)
+    assert "отозвал согласие" in (admin_notice.text or "")
+    assert not [m for m in other_teacher.messages if "согласие" in (m.text or "")]
+
+    # Every old button about that child is refused politely; the sibling is untouched.
+    refused_submit = parent.press("Иванов Пётр", wizard)
+    assert "Нет доступа" in (await refused_submit.wait_answer())["text"]
+    pressed = parent.press_callback(card.message_id, f"gc:withdraw:{child}")
+    assert "больше не связан" in (await pressed.wait_answer())["text"]
+    pressed = parent.press_callback(card.message_id, f"gc:open:{child}")
+    assert "больше не связан" in (await pressed.wait_answer())["text"]
+    pressed = parent.press_callback(question.message_id, f"gc:confirm:{child}")
+    assert "больше не связан" in (await pressed.wait_answer())["text"]
+    parent.send_text("/cancel")
+    await parent.wait_for("отменено")
+
+    parent.send_text("👨‍👩‍👧 Мои дети")
+    now_listed = await parent.wait_for("Ваши дети")
+    assert "Иванова Анна" in (now_listed.text or "") and "Иванов Пётр" not in (now_listed.text or "")
+
+    parent.send_text("📄 Запросить результаты")
+    scope = await parent.wait_for("За какой период")
+    forged = parent.press_callback(scope.message_id, f"rq:scope:current_year:{child}")
+    assert "Нет доступа" in (await forged.wait_answer())["text"]
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(ResultsRequest))).all() == []
+        denied = (
+            await session.exec(
+                select(AuditEvent).where(AuditEvent.student_id == child, AuditEvent.allowed == False)  # noqa: E712
+            )
+        ).all()
+    assert {e.action for e in denied} >= {"consent_withdrawn", "extract_request_denied"}
+
+
+async def test_an_only_child_withdrawn_mid_wizard_ends_the_wizard_and_the_menu(bot: BotHarness) -> None:
+    child = await add_student(bot, "7В", "Орлова", "Вера")
+    await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="7В")
+    parent = await guardian_of(bot, child)
+    parent.send_text("👨‍👩‍👧 Мои дети")
+    children_list = await parent.wait_for("Ваши дети")
+    parent.send_text(
+        "➕ Добавить достижение"
+    )  # the only child is chosen at once: the wizard asks for a photo
+    await parent.wait_for("фото")
+    async with bot.session_factory() as session:
+        draft = (await session.exec(select(FsmRecord).where(FsmRecord.key.contains(str(parent.id))))).one()  # type: ignore[attr-defined]
+    assert draft.state is not None and str(child) in draft.data
+
+    parent.press("Орлова Вера, 7В", children_list)
+    parent.press("🚫 Отозвать согласие", await parent.wait_for("🚫 Отозвать согласие"))
+    parent.press("Да, отозвать", await parent.wait_for("Отозвать согласие на обработку"))
+    await parent.wait_for("Согласие отозвано")
+    await parent.wait_for("Меню обновлено")
+
+    assert parent.reply_keyboard() == [["🌐 Язык", "❓ Помощь"]]
+    async with bot.session_factory() as session:
+        draft = (await session.exec(select(FsmRecord).where(FsmRecord.key.contains(str(parent.id))))).first()  # type: ignore[attr-defined]
+    assert draft is None or draft.state is None

@@ -1,0 +1,382 @@
+"""Retention: the records and files of students who left or graduated long enough ago are destroyed, with an
+audit event and an act; nothing of anyone else is touched; a dry run changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import func
+from sqlmodel import SQLModel, col, select
+
+from bot.__main__ import main
+from bot.migrate import upgrade_database
+from bot.services import audit
+from bot.services.outbox import NotificationPayload, enqueue
+from bot.services.retention import DESTROYED_WITH_STUDENT, run_retention
+from bot.services.students import set_student_status
+from models import (
+    Account,
+    Achievement,
+    AchievementStatusChange,
+    AuditEvent,
+    Consent,
+    EvidenceFile,
+    GuardianLink,
+    Invite,
+    Notification,
+    ResultsRequest,
+    Reward,
+    Student,
+)
+from models.base import utcnow
+from models.db import SessionFactory, create_engine, create_session_factory
+from models.enums import AuditChannel, ConsentDecision, InvitePurpose, RequestScope, Source, StudentStatus
+from tests.factories import make_account, make_school
+
+STUDENT_TABLES = (
+    Achievement,
+    EvidenceFile,
+    AchievementStatusChange,
+    Reward,
+    ResultsRequest,
+    GuardianLink,
+    Invite,
+    Consent,
+    Notification,
+    Student,
+)
+
+
+@dataclass
+class World:
+    leaver: int  # left 40 days ago: due
+    leaver_account: int
+    recent: int  # graduated 5 days ago: kept
+    active: int
+    leaver_files: list[Path]
+    active_file: Path
+    old_orphan: Path
+    young_orphan: Path
+    other_file: Path  # in MEDIA_DIR but not evidence
+
+
+def evidence_on_disk(media_dir: Path, *, age: timedelta = timedelta(0)) -> tuple[str, Path]:
+    """A file where `evidence.store` would put it (ab/cd/abcd….jpg), `age` old."""
+    name = secrets.token_hex(16)
+    relative = f"{name[:2]}/{name[2:4]}/{name}.jpg"
+    path = media_dir / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xff\xd8 not really a jpeg")
+    stamp = (utcnow() - age).timestamp()
+    os.utime(path, (stamp, stamp))
+    return relative, path
+
+
+async def achievement_with_file(
+    session, student_id: int, number: str, media_dir: Path, title: str = "Олимпиада"
+) -> tuple[Achievement, Path]:
+    achievement = Achievement(
+        number=number,
+        student_id=student_id,
+        category="olympiad",
+        level="regional",
+        result="winner",
+        title=title,
+        event_date=date(2026, 3, 1),
+        source=Source.OUR_SCHOOL,
+        status="approved",
+    )
+    session.add(achievement)
+    await session.flush()
+    relative, path = evidence_on_disk(media_dir, age=timedelta(days=60))
+    session.add(
+        EvidenceFile(
+            achievement_id=achievement.id,
+            path=relative,
+            sha256="0" * 64,
+            original_sha256="0" * 64,
+            mime_type="image/jpeg",
+            size=20,
+        )
+    )
+    session.add(AchievementStatusChange(achievement_id=achievement.id, to_status="approved"))
+    return achievement, path
+
+
+async def build_world(factory: SessionFactory, media_dir: Path) -> World:
+    school = await make_school(factory)
+    leaver, recent, active = school.students_5a[0], school.students_5a[1], school.students_5b[0]
+    now = utcnow()
+    async with factory() as session:
+        leaver_account = await make_account(session, "Петя")
+        student = await session.get(Student, leaver.id)
+        assert student is not None
+        student.account_id = leaver_account.id
+        session.add(student)
+        first, file_1 = await achievement_with_file(session, leaver.id, "2026-0001", media_dir)
+        _second, file_2 = await achievement_with_file(session, leaver.id, "2026-0002", media_dir)
+        _mine, active_file = await achievement_with_file(session, active.id, "2026-0003", media_dir)
+        await achievement_with_file(session, recent.id, "2026-0004", media_dir)
+        session.add(Reward(student_id=leaver.id, kind="gratitude", reason="За олимпиаду",
+                           granted_on=date(2026, 3, 2), achievement_id=first.id))  # fmt: skip
+        session.add(
+            Reward(student_id=active.id, kind="gratitude", reason="За турнир", granted_on=date(2026, 3, 2))
+        )
+        session.add(ResultsRequest(number="2026-Z001", student_id=leaver.id, scope=RequestScope.ALL_YEARS))
+        session.add(Invite(code_hash="a" * 64, purpose=InvitePurpose.GUARDIAN, student_id=leaver.id,
+                           expires_at=now + timedelta(days=1)))  # fmt: skip
+        session.add(Consent(account_id=school.guardian.id, student_id=leaver.id, version="2026-1",
+                            decision=ConsentDecision.GIVEN))  # fmt: skip
+        session.add(GuardianLink(account_id=school.guardian.id, student_id=active.id, status="confirmed"))
+        await enqueue(session, school.guardian.id, "decision", NotificationPayload(text="Иванов Пётр"),
+                      "about-leaver", student_id=leaver.id)  # fmt: skip
+        await enqueue(session, school.guardian.id, "decision", NotificationPayload(text="Кузнецов Илья"),
+                      "about-active", student_id=active.id)  # fmt: skip
+        await audit.record(session, action="portfolio_viewed", channel=AuditChannel.BOT,
+                           actor_account_id=school.guardian.id, student_id=leaver.id)  # fmt: skip
+        await session.commit()
+        await set_student_status(session, leaver.id, StudentStatus.LEFT, school.admin.id, AuditChannel.WEB,
+                                 now - timedelta(days=40))  # fmt: skip
+        await set_student_status(session, recent.id, StudentStatus.GRADUATED, None, AuditChannel.CLI,
+                                 now - timedelta(days=5))  # fmt: skip
+    _rel, old_orphan = evidence_on_disk(media_dir, age=timedelta(days=2))
+    _rel, young_orphan = evidence_on_disk(media_dir, age=timedelta(hours=2))
+    other_file = media_dir / "digests" / "2026-W49.pdf"
+    other_file.parent.mkdir(parents=True)
+    other_file.write_bytes(b"%PDF")
+    stamp = (now - timedelta(days=9)).timestamp()
+    os.utime(other_file, (stamp, stamp))
+    return World(leaver.id, leaver_account.id, recent.id, active.id, [file_1, file_2], active_file,  # type: ignore[arg-type]
+                 old_orphan, young_orphan, other_file)  # fmt: skip
+
+
+async def row_counts(factory: SessionFactory) -> dict[str, int]:
+    async with factory() as session:
+        return {
+            table.__tablename__: (await session.exec(select(func.count()).select_from(table))).one()  # type: ignore[attr-defined]
+            for table in (*STUDENT_TABLES, AuditEvent)
+        }
+
+
+async def test_a_dry_run_lists_what_is_due_and_changes_nothing(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    world = await build_world(session_factory, media)
+    before = await row_counts(session_factory)
+
+    async with session_factory() as session:
+        report = await run_retention(session, media, utcnow(), 30, apply=False)
+
+    assert [(s.student_id, s.full_name, s.class_label, s.status) for s in report.students] == [
+        (world.leaver, "Иванов Пётр", "5А", StudentStatus.LEFT)
+    ]
+    item = report.students[0]
+    assert (item.achievements, item.files, item.rewards, item.requests) == (2, 2, 1, 1)
+    assert report.orphan_files == [world.old_orphan.relative_to(media).as_posix()]
+    assert await row_counts(session_factory) == before
+    assert all(p.exists() for p in [*world.leaver_files, world.old_orphan, world.young_orphan])
+
+
+async def test_apply_destroys_the_leavers_records_and_files_and_nothing_else(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    world = await build_world(session_factory, media)
+
+    async with session_factory() as session:
+        report = await run_retention(session, media, utcnow(), 30, apply=True)
+
+    assert [s.student_id for s in report.students] == [world.leaver] and report.applied
+    async with session_factory() as session:
+        assert await session.get(Student, world.leaver) is None
+        for table in STUDENT_TABLES:
+            if table in (EvidenceFile, AchievementStatusChange, Student):
+                continue
+            rows = (await session.exec(select(table).where(table.student_id == world.leaver))).all()  # type: ignore[attr-defined]
+            assert rows == [], table.__tablename__
+        numbers = sorted((await session.exec(select(Achievement.number))).all())
+        assert numbers == ["2026-0003", "2026-0004"]
+        assert (await session.exec(select(func.count()).select_from(EvidenceFile))).one() == 2
+        assert (await session.exec(select(func.count()).select_from(AchievementStatusChange))).one() == 2
+        assert [r.reason for r in (await session.exec(select(Reward))).all()] == ["За турнир"]
+        assert [n.dedup_key for n in (await session.exec(select(Notification))).all()] == ["about-active"]
+        recent = await session.get(Student, world.recent)
+        assert recent is not None and recent.status == StudentStatus.GRADUATED
+        assert (await session.exec(select(GuardianLink).where(GuardianLink.student_id == world.active))).one()
+        account = await session.get(Account, world.leaver_account)
+        assert account is not None and (account.first_name, account.display_name) == ("", "")
+        events = (
+            await session.exec(
+                select(AuditEvent).where(AuditEvent.student_id == world.leaver).order_by(col(AuditEvent.id))
+            )
+        ).all()
+        orphans_event = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "orphan_files_removed"))
+        ).one()
+    assert [e.action for e in events] == [
+        "portfolio_viewed",
+        "student_status_changed",
+        "student_records_destroyed",
+    ]
+    destroyed = events[-1]
+    assert destroyed.channel == AuditChannel.CLI and "achievements=2 files=2 rewards=1 requests=1" in (
+        destroyed.details or ""
+    )
+    assert "Иванов" not in (destroyed.details or "") and "Пётр" not in (destroyed.details or "")
+    assert orphans_event.details == "files=1"
+    assert not any(p.exists() for p in world.leaver_files)
+    assert not world.old_orphan.exists()
+    assert world.active_file.exists() and world.young_orphan.exists() and world.other_file.exists()
+
+    before = await row_counts(session_factory)
+    async with session_factory() as session:
+        again = await run_retention(session, media, utcnow(), 30, apply=True)
+    assert again.students == [] and again.orphan_files == []
+    assert await row_counts(session_factory) == before
+
+
+async def test_a_file_of_a_draft_in_progress_is_not_an_orphan(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    from models import FsmRecord
+
+    media = tmp_path / "media"
+    relative, path = evidence_on_disk(media, age=timedelta(days=3))
+    async with session_factory() as session:
+        session.add(
+            FsmRecord(key="1:1", state="Submission:title", data=f'{{"files": [{{"path": "{relative}"}}]}}')
+        )
+        await session.commit()
+        report = await run_retention(session, media, utcnow(), 30, apply=True)
+    assert report.orphan_files == [] and path.exists()
+
+
+def test_every_table_that_points_at_a_student_is_destroyed_with_them() -> None:
+    def pointing_at(target: str) -> set[str]:
+        return {
+            table.name
+            for table in SQLModel.metadata.tables.values()
+            for fk in table.foreign_keys
+            if fk.column.table.name == target
+        }
+
+    assert pointing_at("student") == DESTROYED_WITH_STUDENT
+    # Achievements go with their evidence and history; a reward only cites one.
+    assert pointing_at("achievement") == {"evidence_file", "achievement_status_change", "reward"}
+
+
+async def _world_for_cli(database_url: str, media: Path) -> World:
+    await asyncio.to_thread(upgrade_database, database_url)
+    engine = create_engine(database_url)
+    try:
+        return await build_world(create_session_factory(engine), media)
+    finally:
+        await engine.dispose()
+
+
+def cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], *args: str
+) -> tuple[int, str, str]:
+    """`python -m bot ARGS` in this process (a subprocess costs seconds): exit code, stdout, stderr."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_command_lists_then_destroys_and_writes_the_act(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}"
+    media, out = tmp_path / "media", tmp_path / "acts"
+    world = asyncio.run(_world_for_cli(database_url, media))
+    env = {"DATABASE_URL": database_url, "MEDIA_DIR": str(media), "SCHOOL_NAME": "МАОУ СОШ № 32"}
+
+    code, stdout, _err = cli(monkeypatch, capsys, env, "retention", "--dry-run", "--out", str(out))
+    assert code == 0
+    assert f"id {world.leaver}: Иванов Пётр, 5А, выбыл" in stdout and "Файлов без записей: 1" in stdout
+    assert not out.exists() and all(p.exists() for p in world.leaver_files)
+
+    code, stdout, _err = cli(monkeypatch, capsys, env, "retention", "--apply", "--out", str(out))
+    assert code == 0 and "Акт:" in stdout
+    assert not any(p.exists() for p in world.leaver_files)
+    acts = sorted(out.iterdir())
+    assert [p.suffix for p in acts] == [".csv", ".pdf"]
+    rows = list(csv.reader(io.StringIO(acts[0].read_bytes().decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:3] == ["№", "Обучающийся", "Класс"]
+    assert rows[1][1:4] == ["Иванов Пётр", "5А", "выбыл"] and rows[1][5:] == ["2", "2", "1", "1"]
+    text = "\n".join(page.extract_text() for page in PdfReader(acts[1]).pages)
+    for expected in ("МАОУ СОШ № 32", "Акт об уничтожении персональных данных", "Иванов Пётр", "5А",
+                     "30 дн.", "Председатель комиссии"):  # fmt: skip
+        assert expected in text, expected
+    assert "Смирнова" not in text and "Кузнецов" not in text
+
+    code, stdout, _err = cli(monkeypatch, capsys, env, "retention", "--apply", "--out", str(out))
+    assert code == 0 and "истёк, нет" in stdout
+    assert sorted(out.iterdir()) == acts
+
+
+def test_the_students_command_marks_a_student_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}"
+    world = asyncio.run(_world_for_cli(database_url, tmp_path / "media"))
+
+    code, stdout, stderr = cli(
+        monkeypatch,
+        capsys,
+        {"DATABASE_URL": database_url},
+        "students",
+        "--status",
+        "left",
+        str(world.active),
+        "9999",
+    )
+
+    assert code == 1 and "9999" in stderr and "Кузнецов Илья" in stdout
+
+    async def check() -> tuple[Student | None, list[AuditEvent]]:
+        engine = create_engine(database_url)
+        async with create_session_factory(engine)() as session:
+            student = await session.get(Student, world.active)
+            events = (
+                await session.exec(
+                    select(AuditEvent).where(
+                        AuditEvent.student_id == world.active, AuditEvent.action == "student_status_changed"
+                    )
+                )
+            ).all()
+        await engine.dispose()
+        return student, list(events)
+
+    student, events = asyncio.run(check())
+    assert student is not None and student.status == StudentStatus.LEFT
+    assert student.status_changed_at is not None and utcnow() - student.status_changed_at < timedelta(
+        minutes=5
+    )
+    assert [(e.channel, e.details) for e in events] == [(AuditChannel.CLI, "active -> left")]
+
+
+async def test_setting_the_same_status_again_keeps_the_date(session_factory: SessionFactory) -> None:
+    school = await make_school(session_factory)
+    student_id = school.students_5b[1].id
+    first = datetime(2026, 6, 1, tzinfo=utcnow().tzinfo)
+    async with session_factory() as session:
+        await set_student_status(session, student_id, StudentStatus.GRADUATED, None, AuditChannel.CLI, first)
+        again = await set_student_status(
+            session, student_id, StudentStatus.GRADUATED, None, AuditChannel.CLI, first + timedelta(days=20)
+        )
+    assert again is not None and again.status_changed_at == first
