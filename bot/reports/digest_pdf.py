@@ -11,6 +11,7 @@ from fpdf.enums import Align, XPos, YPos
 from bot.i18n_text import _
 from bot.reports.extract import (
     GREY,
+    RULE_GREY,
     TABLE_FONT_SIZE,
     ReportDocument,
     fields_block,
@@ -21,7 +22,7 @@ from bot.reports.extract import (
     title_block,
 )
 from bot.reports.pdf import FONT_FAMILY, Document
-from bot.services.taxonomy import AchievementLevel, label
+from bot.services.taxonomy import AchievementLevel
 
 if TYPE_CHECKING:
     from bot.services.digest import ClassRow, Digest
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 # Column widths in mm (180 between the margins), sized for 7.5 pt DejaVu.
 CLASS_WIDTHS = (16, 20, 30, 20, 22, 23, 20, 29)
 PENDING_WIDTHS = (16, 24, 70, 40, 30)
-CATEGORY_WIDTH = 54
-LEVEL_WIDTH = 18  # six levels, then the total
+CATEGORY_WIDTH = 68
+LEVEL_WIDTH = 16  # six levels, then the total
 NOTABLE_WIDTHS = (20, 44, 14, 54, 26, 22)
 REWARD_WIDTHS = (20, 44, 14, 42, 60)
 REQUEST_WIDTHS = (24, 30, 90, 36)
@@ -108,17 +109,7 @@ def build_digest_pdf(school_name: str, digest: Digest) -> bytes:
     section_heading(pdf, _("Подтверждено за неделю по категориям и уровням"))
     rows = digest.category_level_rows()
     if rows:
-        levels = list(AchievementLevel)
-        _table(
-            pdf,
-            [_("Категория"), *(label(level) for level in levels), _("Всего")],
-            [[name, *(str(n) if n else "·" for n in counts), str(sum(counts))] for name, counts in rows],
-            (
-                CATEGORY_WIDTH,
-                *(LEVEL_WIDTH for _level in levels),
-                pdf.epw - CATEGORY_WIDTH - LEVEL_WIDTH * len(levels),
-            ),
-        )
+        _category_level_table(pdf, rows)
     else:
         note(pdf, _("За неделю ничего не подтверждено"))
 
@@ -199,6 +190,8 @@ def build_digest_pdf(school_name: str, digest: Digest) -> bytes:
 def _table(
     pdf: Document, headers: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float]
 ) -> None:
+    pdf.set_draw_color(*RULE_GREY)  # the same thin grey grid whatever was drawn before
+    pdf.set_line_width(0.3)
     pdf.simple_table(headers, rows, widths, font_size=TABLE_FONT_SIZE)
     pdf.ln(3)
 
@@ -239,6 +232,35 @@ def _classes_table(pdf: Document, classes: Sequence[ClassRow]) -> None:
     _table(pdf, headers, rows, CLASS_WIDTHS)
 
 
+def _level_headers() -> list[str]:
+    """Levels, lowest first, shortened so that six columns and a total fit beside the category."""
+    return [
+        _("школьн."),
+        _("муниц."),
+        _("регион."),
+        _("межрег."),
+        _("всеросс."),
+        _("междун."),
+    ]
+
+
+def _category_level_table(pdf: Document, rows: Sequence[tuple[str, list[int]]]) -> None:
+    """Categories down, levels across."""
+    headers = _level_headers()
+    assert len(headers) == len(AchievementLevel)
+    widths = (
+        CATEGORY_WIDTH,
+        *(LEVEL_WIDTH for _level in headers),
+        pdf.epw - CATEGORY_WIDTH - LEVEL_WIDTH * len(headers),
+    )
+    _table(
+        pdf,
+        [_("Категория"), *headers, _("Всего")],
+        [[name, *(str(n) if n else "·" for n in counts), str(sum(counts))] for name, counts in rows],
+        widths,
+    )
+
+
 def _bar_chart(pdf: Document, values: Sequence[tuple[str, int]]) -> None:
     """Horizontal bars, one per class, scaled to the largest value, with the count after each bar."""
     if not values:
@@ -264,6 +286,6 @@ def _bar_chart(pdf: Document, values: Sequence[tuple[str, int]]) -> None:
         pdf.set_xy(x + width + 1.5, y)
         pdf.cell(count_width, BAR_HEIGHT, str(value), align=Align.L)
         pdf.set_y(y + BAR_HEIGHT + BAR_GAP)
-    pdf.set_draw_color(0)
+    pdf.set_fill_color(255)  # tables drawn later take the current fill colour
     pdf.set_font(FONT_FAMILY, "", 10)
     pdf.ln(3)

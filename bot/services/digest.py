@@ -676,7 +676,7 @@ async def run_digest(
     period: Period,
     now: datetime,
     *,
-    i18n: I18n | None = None,
+    i18n: I18n,
     as_of: datetime | None = None,
     dry_run: bool = False,
     channel: AuditChannel = AuditChannel.SYSTEM,
@@ -684,8 +684,9 @@ async def run_digest(
     """Build and queue `period`'s digest for every recipient who hasn't had it; commits once.
 
     `now` (aware) dates the digest and the pending ages; recipients are those holding their role at
-    `as_of` (default `now`). Each recipient's texts and PDF are in their language (`i18n` given). A dry
-    run writes the PDFs of every recipient's scope and claims, queues and records nothing but the audit
+    `as_of` (default `now`). Each recipient's texts and PDF are in their language (plural forms come from
+    `i18n`'s catalogs, so it is needed outside a handler too: `bot.app.create_i18n(settings)`). A dry run
+    writes the PDFs of every recipient's scope and claims, queues and records nothing but the audit
     of the export.
     """
     if now.tzinfo is None:
@@ -719,10 +720,10 @@ async def run_digest(
                 if relative not in written:
                     written[relative] = settings.media_dir / relative
                     _write_atomically(written[relative], build_digest_pdf(settings.school_name, digest))
+                if dry_run:
+                    await _audit(session, digest, "digest_exported", channel, None)
+                    continue
                 text = digest_text(digest)
-            if dry_run:
-                await _audit(session, digest, "digest_exported", channel, None)
-                continue
             if not await _claim(session, period, recipient, relative, now):
                 continue  # a concurrent run got there first
             await outbox.enqueue(
