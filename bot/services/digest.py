@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import os
@@ -719,7 +720,9 @@ async def run_digest(
                 relative = pdf_path(period, scope, account.language)
                 if relative not in written:
                     written[relative] = settings.media_dir / relative
-                    _write_atomically(written[relative], build_digest_pdf(settings.school_name, digest))
+                    # Seconds of CPU for a big school: off the event loop, which keeps answering users.
+                    pdf = await asyncio.to_thread(build_digest_pdf, settings.school_name, digest)
+                    _write_atomically(written[relative], pdf)
                 if dry_run:
                     await _audit(session, digest, "digest_exported", channel, None)
                     continue
