@@ -25,7 +25,7 @@ from bot.background import Background
 from bot.config import Settings
 from bot.migrate import upgrade_database
 from bot.scheduler import DIGEST_JOB_ID
-from bot.services.digest import Period, achievements_text, parse_period, run_digest
+from bot.services.digest import Period, achievements_text, parse_period, recipients, run_digest
 from bot.services.outbox import NotificationPayload
 from bot.services.sender import OutboxSender
 from models import (
@@ -45,6 +45,7 @@ from tests import harness
 from tests.factories import School, assign, make_account, make_class, make_school, make_student
 from tests.harness import BotHarness
 from tests.telegram_server import TelegramServer
+from tests.test_cli_run import run_cli
 from tests.tg_users import FakeUser
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
@@ -516,3 +517,51 @@ async def test_a_digest_missed_while_the_bot_was_down_is_sent_once_after_the_sta
         (account, "2026-W49") for account in sorted(users)
     ]
     assert all(DUE <= row.created_at <= DUE + timedelta(minutes=5) for row in rows)
+
+
+async def test_a_person_with_several_roles_gets_one_digest_of_everything_they_oversee(
+    session_factory: SessionFactory, tmp_path: Path, i18n: I18n
+) -> None:
+    school = await make_school(session_factory)
+    async with session_factory() as session:
+        class_10a = await make_class(session, 10, "А")
+        deputy = await session.get(Account, school.deputy.id)
+        await assign(
+            session, deputy, StaffRole.CLASS_TEACHER, school_class=class_10a
+        )  # ООО's deputy leads 10А
+        admin = await session.get(Account, school.admin.id)
+        await assign(session, admin, StaffRole.CLASS_TEACHER, school_class=school.class_5b)
+        await session.commit()
+        found = {r.account.id: r.scope for r in await recipients(session, DUE + timedelta(days=1))}
+    assert found[school.deputy.id].key == f"level:ooo;class:{class_10a.id}"
+    assert found[school.deputy.id].title() == "Уровень ООО, класс 10А"
+    assert [c.label for c in found[school.deputy.id].classes] == ["5А", "5Б", "10А"]
+    assert found[school.admin.id].key == "school"  # the whole school includes 5Б
+    run = await run_digest(session_factory, settings_for(tmp_path), W49, DUE + timedelta(days=1), i18n=i18n)
+    assert run.queued == 4
+    assert len(await queued_digests(session_factory)) == 4
+
+
+def test_the_command_writes_the_pdfs_on_a_dry_run_and_refuses_a_wrong_week(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}",
+        "MEDIA_DIR": str(tmp_path / "media"),
+    }
+    wrong = run_cli("digest", "--now", "--period", "2026-W60", cwd=tmp_path, env=env)
+    assert wrong.returncode == 2 and "2026-W60" in wrong.stderr
+
+    async def school() -> None:
+        engine = create_engine(env["DATABASE_URL"])
+        await make_school(create_session_factory(engine))
+        await engine.dispose()
+
+    upgrade_database(env["DATABASE_URL"])
+    asyncio.run(school())
+    result = run_cli("digest", "--now", "--period", "2026-W49", "--dry-run", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    paths = [
+        Path(line.removeprefix("PDF: ")) for line in result.stdout.splitlines() if line.startswith("PDF: ")
+    ]
+    assert sorted(p.name for p in paths)[-1] == "digest-2026-W49-school.pdf" and len(paths) == 4
+    assert all(p.is_file() for p in paths)
+    assert "никому не отправлена" in result.stdout
