@@ -21,6 +21,7 @@ from aiogram.utils.i18n import I18n
 from pypdf import PdfReader
 from sqlmodel import col, select
 
+from bot.__main__ import main
 from bot.background import Background
 from bot.config import Settings
 from bot.migrate import upgrade_database
@@ -45,7 +46,6 @@ from tests import harness
 from tests.factories import School, assign, make_account, make_class, make_school, make_student
 from tests.harness import BotHarness
 from tests.telegram_server import TelegramServer
-from tests.test_cli_run import run_cli
 from tests.tg_users import FakeUser
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
@@ -542,26 +542,28 @@ async def test_a_person_with_several_roles_gets_one_digest_of_everything_they_ov
     assert len(await queued_digests(session_factory)) == 4
 
 
-def test_the_command_writes_the_pdfs_on_a_dry_run_and_refuses_a_wrong_week(tmp_path: Path) -> None:
-    env = {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}",
-        "MEDIA_DIR": str(tmp_path / "media"),
-    }
-    wrong = run_cli("digest", "--now", "--period", "2026-W60", cwd=tmp_path, env=env)
-    assert wrong.returncode == 2 and "2026-W60" in wrong.stderr
+def test_the_command_writes_the_pdfs_on_a_dry_run_and_refuses_a_wrong_week(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}"
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "media"))
+    assert main(["digest", "--now", "--period", "2026-W60"]) == 2
+    assert "2026-W60" in capsys.readouterr().err
 
     async def school() -> None:
-        engine = create_engine(env["DATABASE_URL"])
+        engine = create_engine(database_url)
         await make_school(create_session_factory(engine))
         await engine.dispose()
 
-    upgrade_database(env["DATABASE_URL"])
+    upgrade_database(database_url)
     asyncio.run(school())
-    result = run_cli("digest", "--now", "--period", "2026-W49", "--dry-run", cwd=tmp_path, env=env)
-    assert result.returncode == 0, result.stderr
-    paths = [
-        Path(line.removeprefix("PDF: ")) for line in result.stdout.splitlines() if line.startswith("PDF: ")
-    ]
-    assert sorted(p.name for p in paths)[-1] == "digest-2026-W49-school.pdf" and len(paths) == 4
+    assert main(["digest", "--now", "--period", "2026-W49", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    paths = [Path(line.removeprefix("PDF: ")) for line in out.splitlines() if line.startswith("PDF: ")]
+    assert sorted(p.name for p in paths) == [
+        "digest-2026-W49-5А.pdf", "digest-2026-W49-5Б.pdf", "digest-2026-W49-ooo.pdf", "digest-2026-W49-school.pdf"
+    ]  # fmt: skip
     assert all(p.is_file() for p in paths)
-    assert "никому не отправлена" in result.stdout
+    assert "Пробный запуск: сводка 2026-W49 никому не отправлена." in out
