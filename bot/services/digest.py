@@ -692,10 +692,9 @@ async def run_digest(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    tz = settings.tz
     async with session_factory() as session:
         everyone = await recipients(session, as_of or now)
-        delivered: set[int] = set()
+        delivered: set[int | None] = set()
         if not dry_run:
             delivered = set(
                 (
@@ -704,44 +703,74 @@ async def run_digest(
                     )
                 ).all()
             )
-        digests: dict[str, Digest] = {}
-        written: dict[str, Path] = {}
-        queued = 0
-        for recipient in everyone:
-            account = recipient.account
-            assert account.id is not None
-            if account.id in delivered:
-                continue
-            scope = recipient.scope
-            if scope.key not in digests:
-                digests[scope.key] = await build_digest(session, scope, period, now, tz)
-            digest = digests[scope.key]
-            with in_language(account.language, i18n):
-                relative = pdf_path(period, scope, account.language)
-                if relative not in written:
-                    written[relative] = settings.media_dir / relative
-                    # Seconds of CPU for a big school: off the event loop, which keeps answering users.
-                    pdf = await asyncio.to_thread(build_digest_pdf, settings.school_name, digest)
-                    _write_atomically(written[relative], pdf)
-                if dry_run:
-                    await _audit(session, digest, "digest_exported", channel, None)
-                    continue
-                text = digest_text(digest)
-            if not await _claim(session, period, recipient, relative, now):
-                continue  # a concurrent run got there first
-            await outbox.enqueue(
-                session,
-                account.id,
-                NOTIFICATION_KIND,
-                NotificationPayload(text=text, document_paths=[relative]),
-                dedup_key=f"digest:{period.key}:{account.id}",
-            )
-            await _audit(session, digest, "digest_sent", channel, account.id)
-            queued += 1
+        due = [recipient for recipient in everyone if recipient.account.id not in delivered]
+        prepared = await _prepare(session, settings, period, now, due, i18n)
+    # Everything is built before anything is written, so the write transaction is short; and it is a
+    # new one (SQLite can't turn a read snapshot that others have written past into a write).
+    queued = 0
+    async with session_factory() as session:
+        if dry_run:  # the files hold children's data: an export
+            for digest in {item.digest.scope.key: item.digest for item in prepared}.values():
+                await _audit(session, digest, "digest_exported", channel, None)
+        else:
+            for item in prepared:
+                account_id = item.recipient.account.id
+                if not await _claim(session, period, item.recipient, item.pdf_path, now):
+                    continue  # a concurrent run got there first
+                await outbox.enqueue(
+                    session,
+                    account_id,  # type: ignore[arg-type]
+                    NOTIFICATION_KIND,
+                    NotificationPayload(text=item.text, document_paths=[item.pdf_path]),
+                    dedup_key=f"digest:{period.key}:{account_id}",
+                )
+                await _audit(session, item.digest, "digest_sent", channel, account_id)
+                queued += 1
         await session.commit()
     if queued:
         log.info("digest %s queued for %d recipients", period.key, queued)
-    return DigestRun(period, queued, len(delivered), list(written.values()))
+    written = sorted({settings.media_dir / item.pdf_path for item in prepared})
+    return DigestRun(period, queued, len(everyone) - len(due), written)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    recipient: Recipient
+    digest: Digest
+    pdf_path: str  # relative to MEDIA_DIR
+    text: str
+
+
+async def _prepare(
+    session: AsyncSession,
+    settings: Settings,
+    period: Period,
+    now: datetime,
+    due: list[Recipient],
+    i18n: I18n,
+) -> list[_Prepared]:
+    """Each recipient's digest, message and PDF (written), in their language; one PDF per scope and
+    language."""
+    digests: dict[str, Digest] = {}
+    written: set[str] = set()
+    prepared = []
+    for recipient in due:
+        scope = recipient.scope
+        if scope.key not in digests:
+            digests[scope.key] = await build_digest(session, scope, period, now, settings.tz)
+        digest = digests[scope.key]
+        language = recipient.account.language
+        if language not in i18n.available_locales:
+            language = i18n.default_locale
+        relative = pdf_path(period, scope, language)
+        with in_language(language, i18n):
+            if relative not in written:
+                # Seconds of CPU for a big school: off the event loop, which keeps answering users.
+                pdf = await asyncio.to_thread(build_digest_pdf, settings.school_name, digest)
+                _write_atomically(settings.media_dir / relative, pdf)
+                written.add(relative)
+            prepared.append(_Prepared(recipient, digest, relative, digest_text(digest)))
+    return prepared
 
 
 async def _audit(
