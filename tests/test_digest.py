@@ -26,7 +26,8 @@ from bot.background import Background
 from bot.config import Settings
 from bot.migrate import upgrade_database
 from bot.scheduler import DIGEST_JOB_ID
-from bot.services.digest import Period, achievements_text, parse_period, recipients, run_digest
+from bot.services.digest import Period, parse_period, recipients, run_digest
+from bot.services.digest_content import achievements_text
 from bot.services.outbox import NotificationPayload
 from bot.services.sender import OutboxSender
 from models import (

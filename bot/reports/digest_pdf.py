@@ -25,7 +25,7 @@ from bot.reports.pdf import FONT_FAMILY, Document
 from bot.services.taxonomy import AchievementLevel
 
 if TYPE_CHECKING:
-    from bot.services.digest import ClassRow, Digest
+    from bot.services.digest_content import ClassRow, Digest
 
 # Column widths in mm (180 between the margins), sized for 7.5 pt DejaVu.
 CLASS_WIDTHS = (16, 20, 30, 20, 22, 23, 20, 29)
