@@ -47,6 +47,7 @@ AXIS_GREY = (190, 190, 190)
 def build_digest_pdf(school_name: str, digest: Digest) -> bytes:
     """An A4 PDF of the digest, in the current language."""
     period = digest.period
+    school_zone = digest.generated_at.tzinfo  # stored times are UTC; dates are shown as the school sees them
     title = _("Еженедельная сводка")
     scope_title = digest.scope.title()
     pdf = ReportDocument(title, _("Сводка {period} · {scope}").format(period=period.key, scope=scope_title))
@@ -96,7 +97,7 @@ def build_digest_pdf(school_name: str, digest: Digest) -> bytes:
                     item.class_label,
                     item.number,
                     item.student_name,
-                    format_date(item.submitted_at.date()),
+                    format_date(item.submitted_at.astimezone(school_zone).date()),
                     str(item.age_days),
                 ]
                 for item in pending
@@ -150,7 +151,7 @@ def build_digest_pdf(school_name: str, digest: Digest) -> bytes:
 
     section_heading(pdf, _("Запросы результатов: {count}").format(count=len(digest.requests)))
     if digest.requests:
-        tz = digest.generated_at.tzinfo
+        tz = school_zone
         _table(
             pdf,
             [_("№"), _("Дата"), _("Ученик"), _("Класс")],
