@@ -14,7 +14,15 @@ from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Settings
-from bot.scheduler import ScheduledJob, create_scheduler, reminders_job, run_reminders
+from bot.scheduler import (
+    ScheduledJob,
+    create_scheduler,
+    digest_job,
+    reminders_job,
+    run_due_digest,
+    run_reminders,
+)
+from bot.services.digest import DigestRun
 from bot.services.reminders import ReminderReport
 from bot.services.sender import OutboxSender
 from models.db import SessionFactory
@@ -32,17 +40,23 @@ class Background:
         self.sender = OutboxSender()
         self.scheduler: AsyncIOScheduler | None = None
         self.last_reminders: ReminderReport | None = None  # of the last reminders run, for the curious
+        self.last_digest: DigestRun | None = None  # of the last digest run that found a week due
         self._tasks: list[asyncio.Task[None]] = []
         self._running_jobs: set[asyncio.Task[Any]] = set()
 
     def jobs(self) -> list[ScheduledJob]:
-        """What the scheduler runs. The weekly digest (issue 5) joins here, on `digest_trigger`."""
-        return [reminders_job(self.settings, self._reminders)]
+        """What the scheduler runs."""
+        return [reminders_job(self.settings, self._reminders), digest_job(self.settings, self._digest)]
 
     async def _reminders(self) -> None:
         self.last_reminders = await run_reminders(
             self.session_factory, self.i18n, self.settings.tz, self.sender.wake
         )
+
+    async def _digest(self) -> None:
+        run = await run_due_digest(self.session_factory, self.settings, self.i18n, self.sender.wake)
+        if run is not None:
+            self.last_digest = run
 
     def _tracked(self, job: ScheduledJob) -> ScheduledJob:
         """The job, with its running task remembered so that stop() can wait for it."""

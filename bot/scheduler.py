@@ -5,8 +5,8 @@ and its exactly-once guarantee lives in the database (the outbox's dedup keys, t
 rows). A job that may have been missed while the bot was down says `run_at_startup`, and runs once as the
 scheduler starts, as well as on its trigger.
 
-Triggers are computed in `Settings.tz`, whatever the server's zone. Adding a job (the weekly digest,
-issue 5): a `ScheduledJob` with `digest_trigger(settings)` in the list `Background.jobs()` returns.
+Triggers are computed in `Settings.tz`, whatever the server's zone. The jobs: the daily reminders and the
+weekly digest (`digest_job`), both in the list `Background.jobs()` returns.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Settings
+from bot.services.digest import DigestRun, Period, run_digest
 from bot.services.reminders import ReminderReport, send_reminders
 from models.base import utcnow
 from models.db import SessionFactory
@@ -103,6 +104,26 @@ def digest_trigger(settings: Settings) -> CronTrigger:
     return CronTrigger.from_crontab(" ".join(fields), timezone=settings.tz)
 
 
+def digest_job(settings: Settings, func: JobFunc) -> ScheduledJob:
+    """On DIGEST_CRON, and at start-up to catch up a digest that fell due while the bot was down."""
+    return ScheduledJob(DIGEST_JOB_ID, func, digest_trigger(settings), run_at_startup=True)
+
+
+def due_digest(settings: Settings, now: datetime) -> tuple[Period, datetime] | None:
+    """The latest week whose digest fell due by `now`, with the moment it fell due.
+
+    A week's digest falls due at the first DIGEST_CRON time after the week ends (Monday 08:00 by default,
+    for the week before). None only if no such time has come for the last two weeks.
+    """
+    trigger = digest_trigger(settings)
+    period = Period.containing(now, settings.tz).previous()
+    for candidate in (period, period.previous()):
+        fire_time = trigger.get_next_fire_time(None, candidate.end(settings.tz))
+        if fire_time is not None and fire_time <= now:
+            return candidate, fire_time
+    return None
+
+
 def create_scheduler(settings: Settings, jobs: Iterable[ScheduledJob]) -> AsyncIOScheduler:
     """A scheduler (not started) in the school's zone with `jobs`; start it inside the event loop."""
     scheduler = AsyncIOScheduler(timezone=settings.tz, job_defaults=JOB_DEFAULTS)
@@ -123,3 +144,19 @@ async def run_reminders(
     if report.queued:
         on_queued()
     return report
+
+
+async def run_due_digest(
+    session_factory: SessionFactory, settings: Settings, i18n: I18n, on_queued: Callable[[], None]
+) -> DigestRun | None:
+    """The digest job: the latest due week's digest to whoever held a digest role when it fell due and
+    hasn't had it (nobody, when it went out already); then wake the outbox sender if anything was queued."""
+    now = utcnow()
+    due = due_digest(settings, now)
+    if due is None:
+        return None
+    period, fell_due = due
+    run = await run_digest(session_factory, settings, period, now, i18n=i18n, as_of=fell_due)
+    if run.queued:
+        on_queued()
+    return run
