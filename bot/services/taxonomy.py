@@ -128,6 +128,14 @@ def label(value: StrEnum) -> str:
     return str(_LABELS[value])
 
 
+def label_or_value(enum: type[StrEnum], value: str) -> str:
+    """A stored value's label, or the value itself when the vocabulary no longer knows it."""
+    try:
+        return label(enum(value))
+    except (ValueError, KeyError):
+        return value
+
+
 def results_for(category: Category) -> tuple[AchievementResult, ...]:
     """The results a category allows, in the order the wizard shows them."""
     if category == Category.GTO:
