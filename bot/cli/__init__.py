@@ -1,5 +1,5 @@
 """CLI commands. Each module defines `register(subparsers)` that sets `func(settings, args) -> int`."""
 
-from bot.cli import audit, demo, export, invites, migrate, roster, run
+from bot.cli import audit, backup, demo, export, invites, migrate, roster, run
 
-COMMAND_MODULES = [run, migrate, roster, invites, audit, export, demo]
+COMMAND_MODULES = [run, migrate, roster, invites, audit, export, backup, demo]
