@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from bot.i18n_text import _
 
@@ -70,7 +70,10 @@ def sqlite_path(database_url: str) -> Path | None:
 def pg_commands(database_url: str, directory: Path) -> tuple[str, str]:
     """pg_dump and pg_restore command lines for a PostgreSQL URL."""
     # Without the password: pg_dump reads it from ~/.pgpass or PGPASSWORD, not from the shell history.
-    target = make_url(database_url).set(drivername="postgresql", password=None).render_as_string()
+    url = make_url(database_url)
+    target = URL.create(
+        "postgresql", url.username, None, url.host, url.port, url.database, url.query
+    ).render_as_string()
     dump = directory / "portfolio.dump"
     return (
         f"pg_dump --format=custom --file='{dump}' '{target}'",
