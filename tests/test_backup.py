@@ -8,47 +8,19 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import make_url
 
-from bot.__main__ import main
 from bot.services import audit
 from bot.services.backup import MANIFEST, Manifest, backup
 from models import Student
 from models.db import SessionFactory
 from models.enums import AuditChannel
+from tests.conftest import Run
 from tests.factories import make_school
 
 SEED_ROWS = 20_000  # a database big enough that copying it takes a while
-
-
-@dataclass(frozen=True)
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Run]:
-    """`python -m bot ARGS` in this process (a fresh interpreter per call is slow), with `env` set."""
-    monkeypatch.chdir(tmp_path)  # no stray .env
-
-    def run(*args: str, env: dict[str, str]) -> Run:
-        for key in ("DATABASE_URL", "MEDIA_DIR"):
-            monkeypatch.delenv(key, raising=False)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
 
 
 def _sha256(path: Path) -> str:

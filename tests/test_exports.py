@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import itertools
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,8 +24,8 @@ from bot.services.taxonomy import AchievementLevel, AchievementResult, Category
 from models import Account, Achievement, AuditEvent, EvidenceFile, ResultsRequest, Reward, Student
 from models.db import SessionFactory, create_engine, create_session_factory
 from models.enums import AchievementStatus, AuditChannel, RequestScope, Source
+from tests.conftest import Run
 from tests.factories import School, make_class, make_school, make_student
-from tests.test_cli_run import run_cli
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 AUTUMN = Period(date(2026, 9, 1), date(2026, 12, 31))
@@ -233,7 +234,7 @@ async def test_exports_are_audited_and_a_class_teacher_is_refused(session_factor
     assert events[0].details == "kind=gifted; from=2026-09-01; to=2026-12-31; levels=ooo; rows=2"
 
 
-def test_the_command_writes_xlsx_or_csv_and_audits_as_cli(tmp_path: Path) -> None:
+def test_the_command_writes_xlsx_or_csv_and_audits_as_cli(tmp_path: Path, cli: Callable[..., Run]) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}"
 
     async def prepare() -> None:
@@ -245,20 +246,21 @@ def test_the_command_writes_xlsx_or_csv_and_audits_as_cli(tmp_path: Path) -> Non
     asyncio.run(prepare())
     env = {"DATABASE_URL": database_url}
     args = ("--from", "2026-09-01", "--to", "2026-12-31")
-    result = run_cli("export", "gifted", *args, "--out", str(tmp_path / "bank.xlsx"), cwd=tmp_path, env=env)
+    result = cli("export", "gifted", *args, "--out", str(tmp_path / "bank.xlsx"), env=env)
     assert result.returncode == 0, result.stderr
     assert "строк 3" in result.stdout
     rows = list(load_workbook(tmp_path / "bank.xlsx").active.iter_rows(values_only=True))
     assert rows[0][0] == "Ученик" and [row[0] for row in rows[1:]] == ["Иванов Пётр"] * 2 + ["Волков Денис"]
 
     out = tmp_path / "rewards.csv"
-    result = run_cli("export", "rewards", *args, "--out", str(out), "--format", "csv", cwd=tmp_path, env=env)
+    result = cli("export", "rewards", *args, "--out", str(out), "--format", "csv", env=env)
     assert result.returncode == 0, result.stderr
     lines = out.read_text("utf-8-sig").splitlines()
     assert lines[1].startswith("30.10.2026;Иванов Пётр;5А;gramota;") and len(lines) == 3
 
-    result = run_cli("export", "rewards", "--from", "2026-12-31", "--to", "2026-09-01", "--out", str(out),
-                     cwd=tmp_path, env=env)  # fmt: skip
+    result = cli(
+        "export", "rewards", "--from", "2026-12-31", "--to", "2026-09-01", "--out", str(out), env=env
+    )
     assert result.returncode == 2 and "--from" in result.stderr
 
     async def events() -> list[AuditEvent]:
