@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n_text import _
 from bot.reports.spreadsheet import Column, ColumnType, Sheet, Value
 from bot.services import audit
-from bot.services.access import levels_in_scope, may_export
+from bot.services.access import may_export_levels
 from bot.services.portfolio import academic_year
 from bot.services.principal import Principal
 from bot.services.results_requests import scope_label
@@ -69,6 +69,7 @@ class Period:
 class _Pupil:
     name: str
     class_label: str
+    grade: int
 
 
 async def export_sheet(
@@ -85,7 +86,7 @@ async def export_sheet(
     details = f"kind={kind}; from={period.first.isoformat()}; to={period.last.isoformat()}; levels=" + (
         "all" if levels is None else ",".join(sorted(levels))
     )
-    if channel != AuditChannel.CLI and not _within_scope(principal, levels):
+    if channel != AuditChannel.CLI and not may_export_levels(principal, levels):
         await audit.record(
             session, action="export", channel=channel, actor_account_id=principal.account_id,
             object_type="export", object_id=kind, allowed=False, details=details,
@@ -108,19 +109,14 @@ async def export_sheet(
     return sheet
 
 
-def _within_scope(principal: Principal, levels: frozenset[SchoolLevel] | None) -> bool:
-    if not may_export(principal):
-        return False
-    allowed = levels_in_scope(principal)
-    return allowed is None or (levels is not None and levels <= allowed)
-
-
 async def _pupils(session: AsyncSession, levels: frozenset[SchoolLevel] | None) -> dict[int, _Pupil]:
     """Students of the levels by id, whatever their status: a register keeps those who have left."""
     classes = {c.id: c for c in (await session.exec(select(SchoolClass))).all()}
     students = (await session.exec(select(Student))).all()
     return {
-        student.id: _Pupil(student.full_name, classes[student.class_id].label)
+        student.id: _Pupil(
+            student.full_name, classes[student.class_id].label, classes[student.class_id].grade
+        )
         for student in students
         if student.id is not None and (levels is None or classes[student.class_id].level in levels)
     }
@@ -128,9 +124,8 @@ async def _pupils(session: AsyncSession, levels: frozenset[SchoolLevel] | None) 
 
 def _school_order(pupils: dict[int, _Pupil], student_id: int) -> tuple[int, str, str]:
     """Class by grade then letter, then name: how the school lists its students."""
-    label = pupils[student_id].class_label
-    grade = int("".join(ch for ch in label if ch.isdigit()) or 0)
-    return grade, label, pupils[student_id].name
+    pupil = pupils[student_id]
+    return pupil.grade, pupil.class_label, pupil.name
 
 
 async def _evidence_counts(session: AsyncSession, achievement_ids: Sequence[int]) -> dict[int, int]:
