@@ -149,7 +149,8 @@ def restore(directory: Path, database: Path, media_dir: Path, *, force: bool = F
         names = ", ".join(str(path) for path in occupied)
         raise BackupError(
             _(
-                "{paths}: здесь уже есть данные. Восстанавливайте в пустой каталог данных или добавьте --force (текущие данные будут переименованы, не удалены)"
+                "{paths}: здесь уже есть данные. Восстанавливайте в пустой каталог данных "
+                "или добавьте --force (текущие данные будут переименованы, не удалены)"
             ).format(paths=names)
         )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
