@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.__main__ import main
 from bot.migrate import upgrade_database
 from models.db import SessionFactory, create_engine, create_session_factory
 from tests.harness import BotHarness, running_bot
@@ -40,3 +42,29 @@ async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
     """The real bot polling the strict local Bot API server, on a fresh migrated database."""
     async with running_bot(tmp_path) as harness:
         yield harness
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Run]:
+    """`python -m bot ARGS` in this process (a fresh interpreter per call is slow), with `env` set."""
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+    def run(*args: str, env: dict[str, str]) -> Run:
+        for key in ("DATABASE_URL", "MEDIA_DIR"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run

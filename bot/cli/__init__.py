@@ -1,5 +1,5 @@
 """CLI commands. Each module defines `register(subparsers)` that sets `func(settings, args) -> int`."""
 
-from bot.cli import audit, demo, digest, invites, migrate, retention, roster, run, students
+from bot.cli import audit, backup, demo, digest, export, invites, migrate, retention, roster, run, students
 
-COMMAND_MODULES = [run, migrate, roster, students, invites, audit, digest, retention, demo]
+COMMAND_MODULES = [run, migrate, roster, students, invites, audit, digest, export, backup, retention, demo]

@@ -14,6 +14,7 @@ from qrcode.constants import ERROR_CORRECT_M
 
 from bot.i18n_text import _
 from bot.reports.pdf import FONT_FAMILY, MONO_FAMILY, Document
+from bot.reports.spreadsheet import spreadsheet_text
 from bot.services.invites import SheetEntry, deep_link
 
 # Geometry in millimetres.
@@ -279,7 +280,7 @@ def build_invite_csv(entries: Sequence[SheetEntry], bot_username: str, expires_o
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(header)
     for entry in entries:
-        row = [entry.class_label, _spreadsheet_text(entry.full_name)]
+        row = [entry.class_label, spreadsheet_text(entry.full_name)]
         for number in range(guardian_slots):
             code = entry.guardian_codes[number] if number < len(entry.guardian_codes) else None
             row += [deep_link(bot_username, code), code] if code else ["", ""]
@@ -288,8 +289,3 @@ def build_invite_csv(entries: Sequence[SheetEntry], bot_username: str, expires_o
         row.append(expires_on.strftime("%d.%m.%Y"))
         writer.writerow(row)
     return buffer.getvalue().encode("utf-8-sig")
-
-
-def _spreadsheet_text(value: str) -> str:
-    """Excel runs a cell that starts with = + - @ as a formula: such text gets a leading apostrophe."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

@@ -188,6 +188,14 @@ def may_export_class(principal: Principal, school_class: SchoolClass) -> bool:
     return may_export(principal) and (scope is None or school_class.level in scope)
 
 
+def may_export_levels(principal: Principal, levels: frozenset[SchoolLevel] | None) -> bool:
+    """An export of these school levels (None: the whole school): only within `levels_in_scope`."""
+    if not may_export(principal):
+        return False
+    allowed = levels_in_scope(principal)
+    return allowed is None or (levels is not None and levels <= allowed)
+
+
 def may_manage_roster(principal: Principal) -> bool:
     """Roster import, students' status, staff and invites: administrators."""
     return principal.account_id is not None and principal.is_admin

@@ -14,7 +14,13 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, label, reward_kind_label
+from bot.services.taxonomy import (
+    AchievementLevel,
+    AchievementResult,
+    Category,
+    label_or_value,
+    reward_kind_label,
+)
 from models import Achievement, EvidenceFile, Reward
 from models.enums import AchievementStatus, Source
 
@@ -40,13 +46,6 @@ def academic_year_bounds(year: int) -> tuple[date, date]:
     return date(year, _YEAR_START_MONTH, 1), date(year + 1, _YEAR_START_MONTH - 1, 31)
 
 
-def _label_or_value(enum: type, value: str) -> str:
-    try:
-        return label(enum(value))
-    except (ValueError, KeyError):
-        return value
-
-
 @dataclass(frozen=True)
 class PortfolioEntry:
     id: int
@@ -65,19 +64,19 @@ class PortfolioEntry:
 
     @property
     def category_label(self) -> str:
-        return _label_or_value(Category, self.category)
+        return label_or_value(Category, self.category)
 
     @property
     def level_label(self) -> str:
-        return _label_or_value(AchievementLevel, self.level)
+        return label_or_value(AchievementLevel, self.level)
 
     @property
     def result_label(self) -> str:
-        return _label_or_value(AchievementResult, self.result)
+        return label_or_value(AchievementResult, self.result)
 
     @property
     def source_label(self) -> str:
-        return _label_or_value(Source, self.source)
+        return label_or_value(Source, self.source)
 
 
 @dataclass(frozen=True)
@@ -179,7 +178,7 @@ def group_by_year_and_category(entries: Sequence[PortfolioEntry]) -> list[YearGr
                 year=year,
                 label=academic_year_label(year),
                 categories=[
-                    CategoryGroup(category, _label_or_value(Category, category), list(items))
+                    CategoryGroup(category, label_or_value(Category, category), list(items))
                     for category, items in categories
                 ],
             )

@@ -145,12 +145,17 @@ def label(value: StrEnum) -> str:
     return str(_LABELS[value])
 
 
+def label_or_value(enum: type[StrEnum], value: str) -> str:
+    """A stored value's label, or the value itself when the vocabulary no longer knows it."""
+    try:
+        return label(enum(value))
+    except (ValueError, KeyError):
+        return value
+
+
 def reward_kind_label(value: str) -> str:
     """A stored reward kind for people: its label, or the stored value itself if it is not one we know."""
-    try:
-        return label(RewardKind(value))
-    except ValueError:
-        return value
+    return label_or_value(RewardKind, value)
 
 
 def results_for(category: Category) -> tuple[AchievementResult, ...]:
