@@ -249,6 +249,7 @@ async def play(demo: Demo) -> None:
     await play_reward(demo, teacher=teacher, mother=mother)
     await play_portfolio(demo, pupil=pupil, father=father)
     await play_results_request(demo, mother=mother, deputy=deputy)
+    await play_digest(demo, director=director, deputy=deputy, teacher=teacher)
 
     demo.scene("Папа переключает язык на английский")
     father.send_text("/lang")
@@ -395,6 +396,13 @@ async def play_results_request(demo: Demo, *, mother: FakeUser, deputy: FakeUser
     code = await demo.latest_verification_code()  # what the deputy reads off the printed extract
     deputy.send_text(f"/verify {code}")
     await deputy.wait_for("✅ Выписка", timeout=15)
+
+
+async def play_digest(demo: Demo, *, director: FakeUser, deputy: FakeUser, teacher: FakeUser) -> None:
+    demo.scene("Неделя закрывается: директор, заместитель и классный руководитель получают сводку")
+    await demo.cli("digest", "--now", "--period", "this-week")  # what the Monday 08:00 job does
+    for person in (director, deputy, teacher):
+        demo.save_document(await person.wait_for("[document:", timeout=30))
 
 
 async def run_demo(output: Path, school_name: str) -> int:
