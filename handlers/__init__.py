@@ -2,7 +2,7 @@
 
 from aiogram import Dispatcher, Router
 
-from handlers import common, fallback, groups, requests, review, start, submission
+from handlers import admin_link, common, fallback, groups, requests, review, start, submission
 
 
 def routers() -> list[Router]:
@@ -12,6 +12,7 @@ def routers() -> list[Router]:
         submission.router,
         review.router,
         requests.router,
+        admin_link.router,
         common.router,
         fallback.router,
     ]
