@@ -1,14 +1,16 @@
 """The web admin in tests: the app on a migrated database, a school with a second level, and signing in
-the way people do — a link from `/admin`, opened in a browser (Starlette's TestClient)."""
+the way people do — a link from `/admin`, opened in a browser (`tests.asgi_client`)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
 
 from admin.app import create_app
 from bot.config import Settings
@@ -16,7 +18,7 @@ from bot.services import admin_auth
 from bot.services.evidence import store
 from bot.services.submissions import SubmissionDraft, create_submission
 from bot.services.taxonomy import AchievementLevel, AchievementResult, Category
-from models import Account, Achievement, SchoolClass, Student
+from models import Account, Achievement, AdminSession, SchoolClass, Student
 from models.base import utcnow
 from models.db import SessionFactory
 from models.enums import SchoolLevel, Source, StaffRole
@@ -24,7 +26,6 @@ from tests.asgi_client import AsgiClient
 from tests.factories import School, assign, make_account, make_class, make_school, make_student
 
 PUBLIC_URL = "http://testserver"
-# A real JPEG is not needed: evidence.store accepts a PNG made by Pillow.
 ROLES = ("admin", "deputy", "other_deputy", "teacher", "anonymous")
 
 
@@ -105,24 +106,27 @@ async def sign_in_link(session_factory: SessionFactory, account: Account) -> str
 
 async def start_session_directly(
     client: AsgiClient, session_factory: SessionFactory, account: Account
-) -> None:
-    """A session for someone the admin isn't for: the bot never gives them a link, but a role may be
-    taken away after sign-in."""
+) -> str:
+    """A session for someone the admin isn't for (the bot never gives them a link, but a role may be
+    taken away after sign-in); returns its CSRF token."""
     async with session_factory() as session:
         new = await admin_auth.start_session(session, account.id, utcnow())
     client.cookies["portfolio_admin"] = new.session_id
+    return new.csrf_token
 
 
-async def sign_in(client: AsgiClient, session_factory: SessionFactory, account: Account) -> None:
+async def sign_in(client: AsgiClient, session_factory: SessionFactory, account: Account) -> str:
+    """Open the account's sign-in link in `client`; returns the new session's CSRF token (every form of
+    the admin carries it)."""
     response = await client.get(await sign_in_link(session_factory, account))
     assert response.status_code == 302, response.text[:300]
+    async with session_factory() as session:
+        query = select(AdminSession).where(AdminSession.account_id == account.id)
+        row = (await session.exec(query.order_by(col(AdminSession.id).desc()))).first()
+    assert row is not None
+    return row.csrf_token
 
 
-async def csrf_of(client: AsgiClient) -> str:
-    """The session's CSRF token, as every form of the admin carries it."""
-    import re
-
-    page = await client.get("/admin/moderation")
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match, page.text[:500]
-    return match.group(1)
+def csrf_in_page(html: str) -> str | None:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    return match.group(1) if match else None

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqladmin import expose
 from sqlmodel import col, select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -121,7 +122,7 @@ class StudentView(ScopedView, model=Student):
         """Mark a student left, graduated or active again (administrators)."""
         principal = principal_of(request)
         if not access.may_manage_roster(principal):
-            raise not_found()
+            raise HTTPException(status_code=403)
         form = await request.form()
         try:
             status = StudentStatus(str(form.get("status", "")))
