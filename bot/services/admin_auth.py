@@ -80,13 +80,16 @@ async def redeem_link(session: AsyncSession, token: str, now: datetime) -> int |
     row = (
         await session.exec(select(AdminLoginToken).where(AdminLoginToken.token_hash == token_hash))
     ).first()
-    if spent.rowcount != 1 or row is None:
+    if row is None:
         await session.rollback()
-        if row is None:
-            return LinkProblem.UNKNOWN
-        return LinkProblem.USED if row.used_at is not None else LinkProblem.EXPIRED
+        return LinkProblem.UNKNOWN
+    # Read before a rollback expires the row.
+    account_id, used = row.account_id, row.used_at is not None
+    if spent.rowcount != 1:
+        await session.rollback()
+        return LinkProblem.USED if used else LinkProblem.EXPIRED
     await session.commit()
-    return row.account_id
+    return account_id
 
 
 async def start_session(session: AsyncSession, account_id: int, now: datetime) -> NewSession:
