@@ -6,6 +6,7 @@ thread and loop, where the test's aiosqlite engine can't follow; this client cal
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -95,16 +96,21 @@ class AsgiClient:
         }
         sent = False
         messages: list[Message] = []
+        finished = asyncio.Event()
 
         async def receive() -> Message:
             nonlocal sent
             if not sent:
                 sent = True
                 return {"type": "http.request", "body": body, "more_body": False}
+            # Like a browser that stays connected: the client goes away only once the response is complete.
+            await finished.wait()
             return {"type": "http.disconnect"}
 
         async def send(message: Message) -> None:
             messages.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished.set()
 
         await self.app(scope, receive, send)
         start = next(m for m in messages if m["type"] == "http.response.start")
