@@ -106,8 +106,6 @@ async def test_a_rejection_in_the_admin_carries_the_typed_reason_to_the_parent(b
     assert rejected.status_code == 303
     told = await parent.wait_for("отклонено")
     assert "Причина: Нужна подпись <организатора>" in (told.text or "")
-        told.text or ""
-    )
     async with bot.session_factory() as session:
         stored = await session.get(Achievement, achievement.id)
     assert (
@@ -149,4 +147,3 @@ async def test_corrections_in_the_admin_change_the_record_and_are_audited(bot: B
     )
     assert stored.status == AchievementStatus.PENDING
     assert audited.details == "changed: event_date, level, title" and audited.channel == AuditChannel.WEB
-
