@@ -24,6 +24,7 @@ from models.db import SessionFactory
 from models.enums import SchoolLevel, Source, StaffRole
 from tests.asgi_client import AsgiClient
 from tests.factories import School, assign, make_account, make_class, make_school, make_student
+from tests.harness import BotHarness
 
 PUBLIC_URL = "http://testserver"
 ROLES = ("admin", "deputy", "other_deputy", "teacher", "anonymous")
@@ -130,3 +131,17 @@ async def sign_in(client: AsgiClient, session_factory: SessionFactory, account: 
 def csrf_in_page(html: str) -> str | None:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     return match.group(1) if match else None
+
+
+def admin_of(bot: BotHarness) -> AsgiClient:
+    """The admin app as `make run` builds it beside the bot: same engine, catalogs and outbox sender."""
+    rt = bot.runtime
+    assert rt is not None
+    app = create_app(
+        bot.settings,
+        rt.engine,
+        bot_username="school_test_bot",
+        i18n=rt.i18n,
+        on_queued=rt.background.sender.wake,
+    )
+    return AsgiClient(app)

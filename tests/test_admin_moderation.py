@@ -5,27 +5,11 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from admin.app import create_app
 from models import Achievement, AuditEvent, EvidenceFile, Notification
 from models.enums import AchievementStatus, AuditChannel
-from tests.admin_support import sign_in, submit
-from tests.asgi_client import AsgiClient
+from tests.admin_support import admin_of, sign_in, submit
 from tests.factories import School, make_school
 from tests.harness import BotHarness
-
-
-def admin_of(bot: BotHarness) -> AsgiClient:
-    """The admin app as `make run` builds it beside the bot: same engine, catalogs and outbox sender."""
-    rt = bot.runtime
-    assert rt is not None
-    app = create_app(
-        bot.settings,
-        rt.engine,
-        bot_username="school_test_bot",
-        i18n=rt.i18n,
-        on_queued=rt.background.sender.wake,
-    )
-    return AsgiClient(app)
 
 
 async def _pending(bot: BotHarness, school: School, title: str = "Олимпиада по физике") -> Achievement:
