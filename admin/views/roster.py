@@ -12,7 +12,7 @@ from starlette.responses import Response
 from admin.context import ctx_of, principal_of
 from admin.views.base import render
 from bot.i18n_text import _
-from bot.services.roster import ImportReport, RosterFormatError, import_roster, parse_roster
+from bot.services.roster import RosterFormatError, import_roster, parse_roster
 from models.enums import AuditChannel
 
 # Uploads kept between preview and apply, per process; older ones are dropped first.
@@ -70,14 +70,6 @@ class RosterPage(BaseView):
         return await self._page(request, {"report": report, "applied": True})
 
     async def _page(self, request: Request, context: dict[str, object], status_code: int = 200) -> Response:
-        report: ImportReport | None = context.get("report")  # type: ignore[assignment]
         return await render(
-            request,
-            "admin/roster.html",
-            {
-                "title": _("Загрузка списка учащихся"),
-                "summary": report.format() if report else None,
-                **context,
-            },
-            status_code,
+            request, "admin/roster.html", {"title": _("Загрузка списка учащихся"), **context}, status_code
         )
