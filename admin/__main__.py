@@ -16,7 +16,10 @@ async def _bot_username(settings: Settings) -> str | None:
     from bot.cli.invites import CommandError, fetch_bot_username
 
     try:
-        return await fetch_bot_username(settings)
+        return await asyncio.wait_for(fetch_bot_username(settings), timeout=15)
+    except TimeoutError:
+        logging.getLogger("admin").warning("invite links are off: Telegram did not answer getMe")
+        return None
     except CommandError as error:
         logging.getLogger("admin").warning("invite links are off: %s", error)
         return None
