@@ -15,11 +15,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from admin.context import class_ids_of, ctx_of
+from admin.context import class_ids_of, ctx_of, principal_of
 from bot.i18n_text import _
+from bot.services import audit
 from bot.services.taxonomy import label
 from models import SchoolClass, Student
-from models.enums import SchoolLevel, StaffRole, StudentStatus
+from models.enums import AuditChannel, SchoolLevel, StaffRole, StudentStatus
 
 ROLE_LABELS = {
     StaffRole.ADMIN: "Администратор",
@@ -105,11 +106,31 @@ class ScopedView(ModelView):
 
     async def list_context(self, request: Request) -> dict[str, Any]:
         await self.load_labels(request)
+        await self._audit(request, f"{self.identity}_list_viewed")
         return await super().list_context(request)
 
     async def details_context(self, request: Request) -> dict[str, Any]:
         await self.load_labels(request)
+        await self._audit(request, f"{self.identity}_viewed", request.path_params["pk"])
         return await super().details_context(request)
+
+    async def _audit(self, request: Request, action: str, pk: str | None = None) -> None:
+        """Every page of records is a view of children's data: logged with whose, when it is one child's."""
+        async with ctx_of(request).session_factory() as session:
+            student_id = None
+            if pk is not None and pk.isdigit():
+                row = await session.get(self.model, int(pk))
+                student_id = row.id if isinstance(row, Student) else getattr(row, "student_id", None)
+            await audit.record(
+                session,
+                action=action,
+                channel=AuditChannel.WEB,
+                actor_account_id=principal_of(request).account_id,
+                student_id=student_id,
+                object_type=self.identity,
+                object_id=pk,
+            )
+            await session.commit()
 
     # Whether the formatters show students' names: then the names of the request's students are loaded.
     shows_students: ClassVar[bool] = False

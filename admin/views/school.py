@@ -20,7 +20,7 @@ from admin.views.base import (
     not_found,
 )
 from bot.i18n_text import _
-from bot.services import access, audit, students
+from bot.services import access, students
 from models import SchoolClass, Student
 from models.base import utcnow
 from models.enums import AuditChannel, StudentStatus
@@ -101,21 +101,7 @@ class StudentView(ScopedView, model=Student):
         context = await super().details_context(request)
         context["may_change_status"] = access.may_manage_roster(principal_of(request))
         context["statuses"] = [(s.value, _(STUDENT_STATUS_LABELS[s])) for s in StudentStatus]
-        await self._audit_view(request)
         return context
-
-    async def _audit_view(self, request: Request) -> None:
-        async with ctx_of(request).session_factory() as session:
-            await audit.record(
-                session,
-                action="student_viewed",
-                channel=AuditChannel.WEB,
-                actor_account_id=principal_of(request).account_id,
-                student_id=int(request.path_params["pk"]),
-                object_type="student",
-                object_id=request.path_params["pk"],
-            )
-            await session.commit()
 
     @expose("/{pk:int}/status", methods=["POST"])
     async def change_status(self, request: Request) -> Response:
