@@ -165,5 +165,7 @@ async def test_achievements_filter_by_class_status_and_period(
     approved = (await client.get("/admin/achievement/list?status=approved")).text
     assert "Олимпиада по физике" not in approved
     async with session_factory() as session:
-        views = (await session.exec(select(AuditEvent).where(AuditEvent.action == "achievement_list_viewed"))).all()
+        views = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "achievement_list_viewed"))
+        ).all()
     assert len(views) == 3 and {v.actor_account_id for v in views} == {world.school.admin.id}
