@@ -125,9 +125,3 @@ class StudentView(ScopedView, model=Student):
         return RedirectResponse(
             request.url_for("admin:details", identity=self.identity, pk=pk), status_code=303
         )
-
-    async def load_labels(self, request: Request) -> None:
-        await super().load_labels(request)
-        request.state.class_choices = [
-            (cid, label) for cid, label in sorted(request.state.class_labels.items(), key=lambda i: i[1])
-        ]
