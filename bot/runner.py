@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
+from aiogram.utils.i18n import I18n
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +33,8 @@ class Runtime:
     session_factory: SessionFactory
     bot: Bot
     dispatcher: Dispatcher
+    background: Background
+    i18n: I18n
 
 
 @asynccontextmanager
@@ -46,7 +49,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     background = Background(settings, session_factory, i18n)
     dispatcher = create_dispatcher(settings, session_factory, storage, background, i18n)
     try:
-        yield Runtime(settings, engine, session_factory, bot, dispatcher)
+        yield Runtime(settings, engine, session_factory, bot, dispatcher, background, i18n)
     finally:
         handlers.detach(dispatcher)
         await storage.close()
@@ -55,7 +58,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 
 async def run_bot(settings: Settings) -> None:
-    async with runtime(settings) as rt:
+    async with runtime(settings) as rt, serving_admin(rt):
         if settings.webhook_url:
             await _serve_webhook(rt)
         else:
@@ -63,6 +66,21 @@ async def run_bot(settings: Settings) -> None:
             await rt.dispatcher.start_polling(
                 rt.bot, allowed_updates=rt.dispatcher.resolve_used_update_types()
             )
+
+
+@asynccontextmanager
+async def serving_admin(rt: Runtime) -> AsyncIterator[None]:
+    """The web admin in the bot's process and event loop, stopped when the bot stops."""
+    from admin.app import create_app
+    from admin.server import serving
+
+    me = await rt.bot.get_me()
+    app = create_app(
+        rt.settings, rt.engine, bot_username=me.username, i18n=rt.i18n, on_queued=rt.background.sender.wake
+    )
+    async with serving(rt.settings, app):
+        log.info("web admin at %s/admin/", rt.settings.admin_public_url.rstrip("/"))
+        yield
 
 
 async def _serve_webhook(rt: Runtime) -> None:

@@ -3,6 +3,7 @@
 from aiogram import Dispatcher, Router
 
 from handlers import (
+    admin_link,
     common,
     consent,
     fallback,
@@ -26,6 +27,7 @@ def routers() -> list[Router]:
         rewards.router,
         portfolio.router,
         consent.router,
+        admin_link.router,
         common.router,
         fallback.router,
     ]

@@ -2,6 +2,7 @@
 
 from models.accounts import Account, GuardianLink, StaffAssignment
 from models.achievements import Achievement, AchievementStatusChange, EvidenceFile
+from models.admin import AdminLoginToken, AdminSession
 from models.audit import AuditEvent
 from models.consents import Consent
 from models.counters import Counter
@@ -17,6 +18,8 @@ __all__ = [
     "Account",
     "Achievement",
     "AchievementStatusChange",
+    "AdminLoginToken",
+    "AdminSession",
     "AuditEvent",
     "CodeAttempt",
     "Consent",

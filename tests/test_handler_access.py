@@ -139,6 +139,8 @@ HANDLERS: dict[str, Guarded | NoChildData] = {
     "handlers.rewards.on_order": guarded(Action.REWARD),
     "handlers.rewards.cb_achievement": guarded(Action.REWARD),
     "handlers.rewards.cb_save": guarded(Action.REWARD),
+    # admin_link
+    "handlers.admin_link.cmd_admin": guarded(Action.USE_ADMIN),
     # common
     "handlers.common.cmd_help": no_child_data("help text for the person's roles"),
     "handlers.common.cmd_cancel": no_child_data("clears the dialogue state"),

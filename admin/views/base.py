@@ -1,0 +1,174 @@
+"""What every admin view shares: rows scoped to the classes the signed-in person may see, read-only by
+default, Russian labels, and rendering of our own templates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqladmin import ModelView
+from sqlalchemy import Select, func
+from sqlmodel import col, select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from admin.context import class_ids_of, ctx_of, principal_of
+from bot.i18n_text import _
+from bot.services import audit
+from bot.services.taxonomy import label
+from models import SchoolClass, Student
+from models.enums import AuditChannel, SchoolLevel, StaffRole, StudentStatus
+
+ROLE_LABELS = {
+    StaffRole.ADMIN: "Администратор",
+    StaffRole.DEPUTY: "Заместитель директора",
+    StaffRole.CLASS_TEACHER: "Классный руководитель",
+    StaffRole.TEACHER: "Педагог",
+}
+LEVEL_LABELS = {SchoolLevel.NOO: "НОО (1–4)", SchoolLevel.OOO: "ООО (5–9)", SchoolLevel.SOO: "СОО (10–11)"}
+STUDENT_STATUS_LABELS = {
+    StudentStatus.ACTIVE: "Учится",
+    StudentStatus.LEFT: "Выбыл(а)",
+    StudentStatus.GRADUATED: "Выпускник",
+}
+
+
+def enum_label(enum: type[StrEnum], value: object) -> str:
+    """A stored vocabulary value for people; an unknown one as it is."""
+    try:
+        return label(enum(value))
+    except (ValueError, KeyError):
+        return str(value or "—")
+
+
+def mapped_label(labels: dict[Any, str], value: object) -> str:
+    return _(labels[value]) if value in labels else str(value or "—")
+
+
+def field_formatter(render: Callable[[Any], str], name: str) -> Callable[[Any, Any], str]:
+    """A column formatter showing `render(getattr(row, name))`."""
+    return lambda row, _attribute: render(getattr(row, name))
+
+
+def not_found() -> HTTPException:
+    """Another level's object, or none at all: the same answer, so nothing is revealed."""
+    return HTTPException(status_code=404, detail=_("Не найдено."))
+
+
+async def render(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    return await ctx_of(request).templates.TemplateResponse(
+        request, template, context, status_code=status_code
+    )
+
+
+class ScopedView(ModelView):
+    """A read-only model view whose rows are limited to the request's classes.
+
+    `scope` adds that limit to a statement; each view says how its rows reach a class: `class_column`
+    holds a class id, or `student_column` a student id (the student's current class counts).
+    """
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    can_export = False
+    can_import = False
+    page_size = 50
+    class_column: ClassVar[Any] = None
+    student_column: ClassVar[Any] = None
+
+    def scope(self, stmt: Select, request: Request) -> Select:
+        class_ids = class_ids_of(request)
+        if class_ids is None:
+            return stmt
+        if self.class_column is not None:
+            return stmt.where(col(self.class_column).in_(class_ids))
+        if self.student_column is not None:
+            return stmt.where(col(self.student_column).in_(students_of(class_ids)))
+        raise NotImplementedError(f"{type(self).__name__} says nothing of its scope")
+
+    def list_query(self, request: Request) -> Select:
+        return self.scope(select(self.model), request)
+
+    def count_query(self, request: Request) -> Select:
+        return self.scope(select(func.count(self.pk_columns[0])).select_from(self.model), request)
+
+    def details_query(self, request: Request) -> Select:
+        return self.scope(super().details_query(request), request)
+
+    def form_edit_query(self, request: Request) -> Select:
+        return self.scope(super().form_edit_query(request), request)
+
+    async def list_context(self, request: Request) -> dict[str, Any]:
+        await self.load_labels(request)
+        await self._audit(request, f"{self.identity}_list_viewed")
+        return await super().list_context(request)
+
+    async def details_context(self, request: Request) -> dict[str, Any]:
+        await self.load_labels(request)
+        await self._audit(request, f"{self.identity}_viewed", request.path_params["pk"])
+        return await super().details_context(request)
+
+    async def _audit(self, request: Request, action: str, pk: str | None = None) -> None:
+        """Every page of records is a view of children's data: logged with whose, when it is one child's."""
+        async with ctx_of(request).session_factory() as session:
+            student_id = None
+            if pk is not None and pk.isdigit():
+                row = await session.get(self.model, int(pk))
+                student_id = row.id if isinstance(row, Student) else getattr(row, "student_id", None)
+            await audit.record(
+                session,
+                action=action,
+                channel=AuditChannel.WEB,
+                actor_account_id=principal_of(request).account_id,
+                student_id=student_id,
+                object_type=self.identity,
+                object_id=pk,
+            )
+            await session.commit()
+
+    # Whether the formatters show students' names: then the names of the request's students are loaded.
+    shows_students: ClassVar[bool] = False
+
+    async def load_labels(self, request: Request) -> None:
+        """Names the formatters show (class labels, students), loaded once per page into request.state."""
+        async with ctx_of(request).session_factory() as session:
+            classes = (await session.exec(select(SchoolClass))).all()
+            request.state.class_labels = {c.id: c.label for c in classes}
+            if self.shows_students:
+                query = select(Student)
+                class_ids = class_ids_of(request)
+                if class_ids is not None:
+                    query = query.where(col(Student.class_id).in_(class_ids))
+                request.state.students = {
+                    s.id: (s.short_name, s.class_id) for s in (await session.exec(query)).all()
+                }
+
+
+def students_of(class_ids: frozenset[int]) -> Select:
+    return select(Student.id).where(col(Student.class_id).in_(class_ids))
+
+
+def student_name_of(request: Request, student_id: int | None) -> str:
+    name, class_id = getattr(request.state, "students", {}).get(student_id, ("—", None))
+    return f"{name}, {class_label_of(request, class_id)}" if class_id else name
+
+
+def class_label_of(request: Request, class_id: int | None) -> str:
+    return getattr(request.state, "class_labels", {}).get(class_id, "—")
+
+
+def media_file(media_dir: Path, relative: str | None) -> Path | None:
+    """A stored file under MEDIA_DIR, or None when there is none (or the path would leave MEDIA_DIR)."""
+    if not relative:
+        return None
+    root = media_dir.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path

@@ -1,0 +1,115 @@
+"""List filters whose choices depend on the request: the classes one may see, and periods of time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select
+from sqlmodel import col, select
+from starlette.requests import Request
+
+from admin.context import class_ids_of, ctx_of
+from admin.views.base import enum_label
+from bot.i18n_text import _
+from bot.services.portfolio import academic_year, academic_year_bounds
+from models import SchoolClass, Student
+
+ALL = "__all"
+
+
+class ClassFilter:
+    """Rows of one class (through the student's current class); only the visible classes are offered."""
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+
+    def __init__(self, student_column: Any) -> None:
+        self.student_column = student_column
+        self.title = _("Класс")
+        self.parameter_name = "class"
+
+    async def lookups(
+        self, request: Request, model: Any, run_query: Callable[[Select], Any]
+    ) -> list[tuple[str, str]]:
+        class_ids = class_ids_of(request)
+        async with ctx_of(request).session_factory() as session:
+            classes = (
+                await session.exec(select(SchoolClass).order_by(SchoolClass.grade, SchoolClass.letter))
+            ).all()
+        return [(ALL, _("Все"))] + [
+            (str(c.id), c.label) for c in classes if class_ids is None or c.id in class_ids
+        ]
+
+    async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
+        if not value or value == ALL or not str(value).isdigit():
+            return query
+        students = select(Student.id).where(Student.class_id == int(value))
+        return query.where(col(self.student_column).in_(students))
+
+
+class EnumFilter:
+    """One value of a vocabulary column, offered with its Russian labels."""
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+
+    def __init__(
+        self, column: Any, enum: type[StrEnum], title: str, labels: Callable[[str], str] | None = None
+    ):
+        self.column = column
+        self.enum = enum
+        self.title = title
+        self.parameter_name = column.key
+        self.labels = labels or (lambda value: enum_label(enum, value))
+
+    async def lookups(
+        self, request: Request, model: Any, run_query: Callable[[Select], Any]
+    ) -> list[tuple[str, str]]:
+        return [(ALL, _("Все"))] + [(v.value, self.labels(v.value)) for v in self.enum]
+
+    async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
+        if value not in {v.value for v in self.enum}:
+            return query
+        return query.where(col(self.column) == value)
+
+
+def _periods(today: date) -> dict[str, tuple[str, date, date]]:
+    year = academic_year(today)
+    this_start, this_end = academic_year_bounds(year)
+    last_start, last_end = academic_year_bounds(year - 1)
+    return {
+        "week": (_("Последние 7 дней"), today - timedelta(days=6), today),
+        "month": (_("Последние 30 дней"), today - timedelta(days=29), today),
+        "year": (_("Этот учебный год"), this_start, this_end),
+        "last_year": (_("Прошлый учебный год"), last_start, last_end),
+    }
+
+
+class PeriodFilter:
+    """Rows whose date column falls into a period counted back from today (in the school's zone)."""
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+
+    def __init__(self, column: Any, title: str, today: Callable[[], date]) -> None:
+        self.column = column
+        self.title = title
+        self.parameter_name = "period"
+        self.today = today
+
+    async def lookups(
+        self, request: Request, model: Any, run_query: Callable[[Select], Any]
+    ) -> list[tuple[str, str]]:
+        return [(ALL, _("Всё время"))] + [
+            (key, title) for key, (title, *_b) in _periods(self.today()).items()
+        ]
+
+    async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
+        period = _periods(self.today()).get(value)
+        if period is None:
+            return query
+        _title, start, end = period
+        return query.where(col(self.column) >= start, col(self.column) <= end)

@@ -1,0 +1,136 @@
+"""The audit log (administrators, read-only, filtered by student, actor and action) and past digests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqladmin import expose
+from sqladmin.filters import AllUniqueStringValuesFilter, OperationColumnFilter
+from sqlmodel import col, select
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from admin.context import ctx_of, principal_of
+from admin.views.base import ScopedView, media_file, not_found
+from bot.services import audit
+from models import Account, AuditEvent, DigestDelivery
+from models.enums import AuditChannel
+
+
+def _moment(value: Any) -> str:
+    return value.strftime("%d.%m.%Y %H:%M:%S UTC") if value else "—"
+
+
+class AuditView(ScopedView, model=AuditEvent):
+    name = "Запись журнала"
+    name_plural = "Журнал доступа"
+    icon = "fa-solid fa-clipboard-list"
+    category = "Журналы"
+    page_size = 100
+    column_list = [
+        "at",
+        "actor_account_id",
+        "action",
+        "student_id",
+        "object_type",
+        "object_id",
+        "allowed",
+        "channel",
+    ]
+    column_details_list = [*column_list, "actor_telegram_id", "details"]
+    column_labels = {
+        "at": "Когда",
+        "actor_account_id": "Кто (аккаунт)",
+        "actor_telegram_id": "Кто (Telegram ID)",
+        "action": "Действие",
+        "student_id": "Ученик (№)",
+        "object_type": "Объект",
+        "object_id": "№ объекта",
+        "allowed": "Разрешено",
+        "channel": "Канал",
+        "details": "Подробности",
+    }
+    column_default_sort = [("at", True)]
+    column_sortable_list = ["at", "action"]
+    column_formatters = {
+        "at": lambda e, _n: _moment(e.at),
+        "actor_account_id": lambda e, _n, request: request.state.actor_names.get(e.actor_account_id, "—"),
+        "allowed": lambda e, _n: "да" if e.allowed else "нет",
+    }
+    column_formatters_detail = column_formatters
+    column_filters = [
+        OperationColumnFilter(AuditEvent.student_id, title="Ученик (№)"),
+        OperationColumnFilter(AuditEvent.actor_account_id, title="Кто (№ аккаунта)"),
+        AllUniqueStringValuesFilter(AuditEvent.action, title="Действие"),
+    ]
+
+    def scope(self, stmt: Any, request: Request) -> Any:
+        return stmt  # administrators only (admin.auth.ADMIN_ONLY)
+
+    async def load_labels(self, request: Request) -> None:
+        await super().load_labels(request)
+        async with ctx_of(request).session_factory() as session:
+            accounts = (await session.exec(select(Account))).all()
+        request.state.actor_names = {a.id: f"{a.name} (№ {a.id})" for a in accounts}
+
+
+class DigestView(ScopedView, model=DigestDelivery):
+    """Weekly digests sent: administrators see all, a deputy the ones addressed to them."""
+
+    name = "Сводка"
+    name_plural = "Еженедельные сводки"
+    icon = "fa-solid fa-newspaper"
+    category = "Журналы"
+    details_template = "admin/digest_details.html"
+    column_list = ["period", "scope", "account_id", "created_at", "sent_at"]
+    column_details_list = column_list
+    column_labels = {
+        "period": "Неделя",
+        "scope": "Охват",
+        "account_id": "Кому",
+        "created_at": "Составлена",
+        "sent_at": "Отправлена",
+    }
+    column_default_sort = [("period", True)]
+    column_formatters = {
+        "account_id": lambda d, _n, request: request.state.actor_names.get(d.account_id, "—"),
+        "created_at": lambda d, _n: _moment(d.created_at),
+        "sent_at": lambda d, _n: _moment(d.sent_at),
+    }
+    column_formatters_detail = column_formatters
+
+    def scope(self, stmt: Any, request: Request) -> Any:
+        principal = principal_of(request)
+        if principal.is_admin:
+            return stmt
+        return stmt.where(col(DigestDelivery.account_id) == principal.account_id)
+
+    async def load_labels(self, request: Request) -> None:
+        await super().load_labels(request)
+        async with ctx_of(request).session_factory() as session:
+            accounts = (await session.exec(select(Account))).all()
+        request.state.actor_names = {a.id: a.name for a in accounts}
+
+    @expose("/{pk:int}/pdf", methods=["GET"])
+    async def pdf(self, request: Request) -> Response:
+        """The digest's PDF, for whoever may see the digest; audited as an export."""
+        principal = principal_of(request)
+        ctx = ctx_of(request)
+        query = self.scope(
+            select(DigestDelivery).where(DigestDelivery.id == request.path_params["pk"]), request
+        )
+        async with ctx.session_factory() as session:
+            delivery = (await session.exec(query)).first()
+            path = media_file(ctx.settings.media_dir, delivery.pdf_path if delivery else None)
+            if delivery is None or path is None:
+                raise not_found()
+            await audit.record(
+                session,
+                action="digest_downloaded",
+                channel=AuditChannel.WEB,
+                actor_account_id=principal.account_id,
+                object_type="digest",
+                object_id=delivery.id,
+            )
+            await session.commit()
+        return FileResponse(path, media_type="application/pdf", filename=f"digest-{delivery.period}.pdf")

@@ -1,0 +1,171 @@
+"""The admin's pages at work: dashboard numbers, roster import with a preview, invite sheets and staff
+links, editing a student and marking them left (audited), achievement filters and the audit log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+
+from models import AuditEvent, Invite, SchoolClass, Student
+from models.db import SessionFactory
+from models.enums import AuditChannel, InvitePurpose, StudentStatus
+from tests.admin_support import admin_client, admin_settings, make_admin_school, sign_in, submit
+from tests.factories import make_school
+
+ROSTER = (
+    "Класс;Фамилия;Имя;Отчество\n"
+    "5А;Иванов;Пётр;\n"  # already there: unchanged
+    "6В;Новикова;Дарья;Игоревна\n"  # new class, new student
+    "13А;Ошибкин;Ошибка;\n"  # no such grade
+).encode()
+
+
+async def test_the_dashboard_counts_the_queue_the_week_and_who_joined(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    await submit(
+        session_factory,
+        settings.media_dir,
+        world.school.students_5a[1],
+        world.school.guardian,
+        "Конкурс чтецов",
+    )
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.deputy)
+    page = (await client.get("/admin/")).text
+    # 5А has two pending, none older than a day; 10А is another level's and is not shown.
+    assert "<td>5А</td><td>2</td><td>0</td>" in page
+    assert "10А" not in page
+    assert "<tr><td>Новых достижений</td><td>2</td></tr>" in page
+    # Coverage: 5А has one student of two with a parent in the bot.
+    assert "<tr><td>5А</td><td>2</td><td>1</td><td>0</td></tr>" in page
+
+
+async def test_roster_import_shows_a_preview_and_applies_only_when_asked(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    school = await make_school(session_factory)
+    client = admin_client(admin_settings(tmp_path, database_url), engine)
+    csrf = await sign_in(client, session_factory, school.admin)
+
+    preview = await client.post(
+        "/admin/roster/preview", data={"csrf_token": csrf}, files={"file": ("roster.csv", ROSTER, "text/csv")}
+    )
+    assert preview.status_code == 200
+    assert "Добавлено: 1, обновлено: 0, без изменений: 1, отклонено: 1" in preview.text
+    assert "Новикова Дарья Игоревна" in preview.text and "Новые классы: 6В" in preview.text
+    async with session_factory() as session:
+        assert (await session.exec(select(Student).where(Student.surname == "Новикова"))).first() is None
+    token = preview.text.split('name="upload_token" value="')[1].split('"')[0]
+
+    applied = await client.post("/admin/roster/apply", data={"csrf_token": csrf, "upload_token": token})
+    assert applied.status_code == 200 and "Список загружен" in applied.text
+    async with session_factory() as session:
+        added = (await session.exec(select(Student).where(Student.surname == "Новикова"))).one()
+        assert (await session.get(SchoolClass, added.class_id)).label == "6В"
+        audit = (await session.exec(select(AuditEvent).where(AuditEvent.action == "roster_imported"))).one()
+    assert audit.channel == AuditChannel.WEB and audit.actor_account_id == school.admin.id
+    again = await client.post("/admin/roster/apply", data={"csrf_token": csrf, "upload_token": token})
+    assert again.status_code == 400 and "загрузите его ещё раз" in again.text
+
+    unreadable = await client.post(
+        "/admin/roster/preview",
+        data={"csrf_token": csrf},
+        files={"file": ("roster.csv", b"\x00\x01", "text/csv")},
+    )
+    assert unreadable.status_code == 400
+
+
+async def test_invite_sheets_and_staff_links(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    school = await make_school(session_factory)
+    client = admin_client(admin_settings(tmp_path, database_url), engine)
+    csrf = await sign_in(client, session_factory, school.admin)
+
+    sheet = await client.post(
+        f"/admin/invites/class/{school.class_5a.id}", data={"csrf_token": csrf, "guardians": "2"}
+    )
+    assert sheet.status_code == 200 and sheet.content.startswith(b"%PDF")
+    assert sheet.header("content-type") == "application/pdf"
+    staff = await client.post(
+        "/admin/invites/staff", data={"csrf_token": csrf, "role": "deputy", "level": "soo", "class_id": "1"}
+    )
+    assert staff.status_code == 200
+    assert "https://t.me/school_test_bot?start=" in staff.text and "Заместитель директора" in staff.text
+    async with session_factory() as session:
+        invites = (await session.exec(select(Invite))).all()
+    assert sum(i.purpose == InvitePurpose.GUARDIAN for i in invites) == 4  # two children, two codes each
+    assert [(i.role, i.level) for i in invites if i.purpose == InvitePurpose.STAFF] == [("deputy", "soo")]
+    assert all(i.created_by_account_id == school.admin.id for i in invites)
+
+
+async def test_editing_a_student_and_marking_them_left_is_audited(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    school = await make_school(session_factory)
+    student = school.students_5b[0]
+    client = admin_client(admin_settings(tmp_path, database_url), engine)
+    csrf = await sign_in(client, session_factory, school.admin)
+
+    form = await client.get(f"/admin/student/edit/{student.id}")
+    assert f'name="csrf_token" value="{csrf}"' in form.text
+    saved = await client.post(
+        f"/admin/student/edit/{student.id}",
+        data={
+            "csrf_token": csrf,
+            "surname": "Кузнецов",
+            "name": "Илья",
+            "patronymic": "Андреевич",
+            "save": "Save",
+        },
+    )
+    assert saved.status_code == 302
+    details = await client.get(f"/admin/student/details/{student.id}")
+    assert "Андреевич" in details.text and "Изменить статус" in details.text
+    await client.post(f"/admin/student/{student.id}/status", data={"csrf_token": csrf, "status": "graduated"})
+    async with session_factory() as session:
+        stored = await session.get(Student, student.id)
+        actions = (
+            await session.exec(
+                select(AuditEvent.action).where(AuditEvent.student_id == student.id).order_by(AuditEvent.id)
+            )
+        ).all()
+    assert (stored.patronymic, stored.status) == ("Андреевич", StudentStatus.GRADUATED)
+    assert stored.status_changed_at is not None
+    assert actions == ["student_updated", "student_viewed", "student_status_changed"]
+
+    log = await client.get(f"/admin/audit-event/list?student_id={student.id}&student_id_op=equals")
+    assert "student_status_changed" in log.text and "student_viewed" in log.text
+
+
+async def test_achievements_filter_by_class_status_and_period(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    await submit(
+        session_factory,
+        settings.media_dir,
+        world.school.students_5b[0],
+        world.school.guardian,
+        "Конкурс чтецов",
+    )
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.admin)
+
+    by_class = (await client.get(f"/admin/achievement/list?class={world.school.class_5b.id}")).text
+    assert "Конкурс чтецов" in by_class and "Олимпиада по физике" not in by_class
+    pending = (await client.get("/admin/achievement/list?status=pending&level=regional&period=year")).text
+    assert "Олимпиада по физике" in pending and "Турнир по шахматам" in pending
+    approved = (await client.get("/admin/achievement/list?status=approved")).text
+    assert "Олимпиада по физике" not in approved
+    async with session_factory() as session:
+        views = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "achievement_list_viewed"))
+        ).all()
+    assert len(views) == 3 and {v.actor_account_id for v in views} == {world.school.admin.id}
