@@ -24,7 +24,7 @@ run: locales
 	$(PY) -m bot run
 
 demo: locales
-	$(PY) -m bot demo
+	$(PY) -m bot demo $(ARGS)
 
 test: locales
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -40,12 +40,24 @@ def test_run_without_a_token_says_what_to_do_and_exits_2(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_demo_plays_onboarding_and_writes_the_invite_sheet(tmp_path: Path) -> None:
+def test_demo_plays_the_week_and_writes_its_pdfs(tmp_path: Path) -> None:
     out = tmp_path / "demo-output"
-    result = run_cli("demo", "--out", str(out), cwd=ROOT, timeout=180)
+    result = run_cli("demo", "--out", str(out), cwd=ROOT, timeout=420)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Спасибо! Вы подключены как родитель ученика: Иванов Пётр Сергеевич" in result.stdout
     assert "Вы подключены как администратор" in result.stdout
+    assert "✅ Выписка" in result.stdout  # the deputy verified the extract's code
+    assert re.search(r"http://127\.0\.0\.1:\d+/admin/login\?token=", result.stdout)
+
+    def text_of(name: str) -> str:
+        return "\n".join(page.extract_text() for page in PdfReader(out / name).pages)
+
+    assert "Региональный этап ВсОШ по математике" in text_of("portfolio-ivanov-petr.pdf")
+    extract = text_of("vypiska-2026-0001.pdf")
+    assert "Иванов Пётр" in extract and "Похвальный лист" in extract
+    digests = sorted(path.name for path in out.glob("digest-*.pdf"))
+    assert [name.rsplit("-", 1)[1] for name in digests] == ["5А.pdf", "ooo.pdf", "school.pdf"]
+    assert "5А" in text_of(digests[-1])
 
     pdf_text = "\n".join(page.extract_text() for page in PdfReader(out / "invites-5А.pdf").pages)
     compact = re.sub(r"\s", "", pdf_text)

@@ -8,13 +8,16 @@ from pathlib import Path
 
 from bot.config import Settings
 
-DEMO_TIMEOUT_SECONDS = 300  # a guard against a hang; the week plays in 1–2 minutes on an idle machine
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("demo", help="play a demo school week against a local Telegram server")
     parser.add_argument(
         "--out", type=Path, default=Path("demo-output"), help="where PDFs and the transcript go"
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the bot and the web admin running after the week (Ctrl+C stops): the printed sign-in link works",
     )
     parser.set_defaults(func=command)
 
@@ -23,4 +26,7 @@ def command(settings: Settings, args: argparse.Namespace) -> int:
     # The demo needs the test tools (the local Bot API server): imported only here.
     from bot.demo.scenario import run_demo
 
-    return asyncio.run(asyncio.wait_for(run_demo(args.out, settings.school_name), DEMO_TIMEOUT_SECONDS))
+    try:
+        return asyncio.run(run_demo(args.out, settings.school_name, keep=args.keep))
+    except KeyboardInterrupt:
+        return 0

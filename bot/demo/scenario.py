@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 from datetime import datetime
@@ -31,12 +32,15 @@ from tests.telegram_server import StoredMessage, TelegramServer
 from tests.tg_users import FakeUser
 
 ROOT = Path(__file__).resolve().parents[2]
+DEMO_TIMEOUT_SECONDS = 300  # a guard against a hang; the week plays in 1–2 minutes on an idle machine
 ROSTER = Path(__file__).with_name("roster.csv")
 _LINK = re.compile(r"start=([A-Za-z0-9_-]+)")
+_ADMIN_LINK = re.compile(r"http://\S+/admin/\S+")
 
 
 class Demo:
     def __init__(self, server: TelegramServer, workdir: Path, output: Path, school_name: str) -> None:
+        admin_port = free_port()  # the web admin runs inside the bot process, as under `make run`
         self.server = server
         self.output = output
         self.log = (output / "bot.log").open("wb")  # the bot's own log lines, across its restarts
@@ -47,6 +51,8 @@ class Demo:
             database_url=f"sqlite+aiosqlite:///{workdir / 'portfolio.sqlite3'}",
             media_dir=workdir / "media",
             school_name=school_name,
+            admin_port=admin_port,
+            admin_public_url=f"http://127.0.0.1:{admin_port}",
         )
         # The bot and the CLI are separate processes: they get the same settings through the environment.
         self.env = {
@@ -56,11 +62,22 @@ class Demo:
             "DATABASE_URL": self.settings.database_url,
             "MEDIA_DIR": str(self.settings.media_dir),
             "SCHOOL_NAME": school_name,
+            "ADMIN_PORT": str(admin_port),
+            "ADMIN_PUBLIC_URL": self.settings.admin_public_url,
             "PYTHONUNBUFFERED": "1",
         }
         self.bot_process: asyncio.subprocess.Process | None = None
         self._printed = 0
         self.said: list[str] = []
+        self.admin_link = ""
+
+    async def keep_running(self) -> None:
+        """`demo --keep`: the bot and its web admin stay up until Ctrl+C, so the sign-in link can be opened."""
+        self.flush()
+        print(
+            f"\nВеб-админка: {self.admin_link}\n(ссылка одноразовая, действует 10 минут; Ctrl+C — остановить)"
+        )
+        await asyncio.Event().wait()
 
     # -- the administrator's tools: the real CLI ---------------------------------------------------------
 
@@ -167,6 +184,12 @@ class Demo:
         self._printed = len(lines)
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def join(user: FakeUser, code: str, *, consent: bool = True) -> None:
     user.send_text(f"/start {code}")
     if consent:
@@ -250,6 +273,7 @@ async def play(demo: Demo) -> None:
     await play_portfolio(demo, pupil=pupil, father=father)
     await play_results_request(demo, mother=mother, deputy=deputy)
     await play_digest(demo, director=director, deputy=deputy, teacher=teacher)
+    await play_admin_link(demo, director=director)
 
     demo.scene("Папа переключает язык на английский")
     father.send_text("/lang")
@@ -405,14 +429,25 @@ async def play_digest(demo: Demo, *, director: FakeUser, deputy: FakeUser, teach
         demo.save_document(await person.wait_for("[document:", timeout=30))
 
 
-async def run_demo(output: Path, school_name: str) -> int:
+async def play_admin_link(demo: Demo, *, director: FakeUser) -> None:
+    demo.scene("Директор открывает веб-админку по одноразовой ссылке из бота")
+    director.send_text("/admin")
+    message = await director.wait_for("Ссылка для входа в веб-админку", timeout=15)
+    link = _ADMIN_LINK.search(message.text or "")
+    assert link, "the bot sent no sign-in link"
+    demo.admin_link = link.group(0)
+
+
+async def run_demo(output: Path, school_name: str, *, keep: bool = False) -> int:
     await asyncio.to_thread(output.mkdir, parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="portfolio-demo-"))
     async with TelegramServer() as server:
         demo = Demo(server, workdir, output, school_name)
         await asyncio.to_thread(upgrade_database, demo.settings.database_url)
         try:
-            await play(demo)
+            await asyncio.wait_for(play(demo), DEMO_TIMEOUT_SECONDS)
+            if keep:
+                await demo.keep_running()
         finally:
             await demo.stop_bot()
             demo.log.close()
