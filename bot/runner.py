@@ -40,7 +40,11 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
-    storage = create_storage(settings, session_factory)
+    # The FSM storage has a pool of its own: a handler holds its session's connection while it awaits the
+    # storage, so on one shared pool enough concurrent updates (15 on SQLite's defaults) took every
+    # connection and then all waited for one more until the pool timed out (found by `make bench`).
+    storage_engine = create_engine(settings.database_url)
+    storage = create_storage(settings, create_session_factory(storage_engine))
     bot = create_bot(settings)
     i18n = create_i18n(settings)
     background = Background(settings, session_factory, i18n)
@@ -51,6 +55,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
         handlers.detach(dispatcher)
         await storage.close()
         await bot.session.close()
+        await storage_engine.dispose()
         await engine.dispose()
 
 
