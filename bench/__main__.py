@@ -45,7 +45,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[Figure]:
     figures: list[Figure] = []
     if "throughput" in args.only:
         latency_users = max(10, args.users // 50)
-        profile = workdir / "bot.prof" if args.profile else None
+        profile = args.out.parent / "bot.prof" if args.profile else None
         print(f"throughput: our bot, {args.users} users …", flush=True)
         ours = await throughput.run_ours(
             school, workdir, args.users, latency_users, args.concurrency, Mix(), profile

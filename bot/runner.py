@@ -23,6 +23,10 @@ from models.db import SessionFactory, create_engine, create_session_factory
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
+# Updates handled at once by polling; the rest wait at Telegram. Each needs a database connection (the
+# pool has 15 on SQLite's defaults): unbounded, a burst of thousands of updates (`make bench`: 2,000
+# users at once) would wait for a connection past the pool's 30 s timeout and fail.
+MAX_CONCURRENT_UPDATES = 10
 
 
 @dataclass
@@ -66,7 +70,9 @@ async def run_bot(settings: Settings) -> None:
         else:
             log.info("starting long polling")
             await rt.dispatcher.start_polling(
-                rt.bot, allowed_updates=rt.dispatcher.resolve_used_update_types()
+                rt.bot,
+                allowed_updates=rt.dispatcher.resolve_used_update_types(),
+                tasks_concurrency_limit=MAX_CONCURRENT_UPDATES,
             )
 
 
