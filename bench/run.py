@@ -37,7 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> list[Figure]:
-    size = SchoolSize(achievements=3000, onboarding_codes=100) if args.quick else SchoolSize()
+    size = SchoolSize(achievements=3000) if args.quick else SchoolSize()
     started = time.perf_counter()
     school = await asyncio.to_thread(build_school, workdir, size)
     print(f"synthetic school: {school.counts} in {time.perf_counter() - started:.1f} s", flush=True)

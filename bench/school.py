@@ -54,7 +54,7 @@ class SchoolSize:
     classes: int = 80
     guardians: int = 3000
     achievements: int = 30_000  # approved, over the last two years
-    onboarding_codes: int = 400  # unused guardian invites for people who join during the run
+    onboarding_codes: int = 600  # unused guardian invites for people who join during the runs
 
 
 @dataclass
