@@ -227,7 +227,7 @@ def _records(
     counters: dict[int, int] = {}
     achievements, changes = [], []
     for n in range(size.achievements):
-        student_id = star_student_id if n < STAR_ENTRIES else rng.randint(1, size.students)
+        student_id = star_student_id if n < STAR_ENTRIES else rng.randint(star_student_id + 1, size.students)
         event_date: date = (now - timedelta(days=rng.randint(3, 730))).date()
         created = datetime.combine(event_date, datetime.min.time(), UTC) + timedelta(days=rng.randint(0, 3))
         decided = created + timedelta(hours=rng.randint(1, 72))
