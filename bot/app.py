@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.i18n_text import _
 from bot.middlewares.context import ContextMiddleware
 from bot.middlewares.i18n import AccountI18nMiddleware
+from bot.replies import ExpiredQueryAnswers
 from models.db import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def create_bot(settings: Settings) -> Bot:
         if settings.bot_api_url
         else AiohttpSession()
     )
+    session.middleware(ExpiredQueryAnswers())
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

@@ -24,6 +24,10 @@ from models.db import SessionFactory, create_engine, create_session_factory
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
+# Updates handled at once by polling; the rest wait at Telegram. Each needs a database connection (the
+# pool has 15 on SQLite's defaults): unbounded, a burst of thousands of updates (`make bench`: 2,000
+# users at once) would wait for a connection past the pool's 30 s timeout and fail.
+MAX_CONCURRENT_UPDATES = 10
 
 
 @dataclass
@@ -43,7 +47,11 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
-    storage = create_storage(settings, session_factory)
+    # The FSM storage has a pool of its own: a handler holds its session's connection while it awaits the
+    # storage, so on one shared pool enough concurrent updates (15 on SQLite's defaults) took every
+    # connection and then all waited for one more until the pool timed out (found by `make bench`).
+    storage_engine = create_engine(settings.database_url)
+    storage = create_storage(settings, create_session_factory(storage_engine))
     bot = create_bot(settings)
     i18n = create_i18n(settings)
     background = Background(settings, session_factory, i18n)
@@ -54,6 +62,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
         handlers.detach(dispatcher)
         await storage.close()
         await bot.session.close()
+        await storage_engine.dispose()
         await engine.dispose()
 
 
@@ -64,7 +73,9 @@ async def run_bot(settings: Settings) -> None:
         else:
             log.info("starting long polling")
             await rt.dispatcher.start_polling(
-                rt.bot, allowed_updates=rt.dispatcher.resolve_used_update_types()
+                rt.bot,
+                allowed_updates=rt.dispatcher.resolve_used_update_types(),
+                tasks_concurrency_limit=MAX_CONCURRENT_UPDATES,
             )
 
 

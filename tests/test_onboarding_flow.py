@@ -51,6 +51,23 @@ async def test_guardian_joins_by_deep_link_after_accepting_consent(bot: BotHarne
         assert "consent_given" in actions
 
 
+async def test_a_consent_pressed_while_the_bot_was_busy_still_joins(bot: BotHarness) -> None:
+    """Telegram refuses to answer a press older than about 15 s; the rest of the handler still runs."""
+    student_id = await add_student(bot, "5А", "Иванов", "Пётр")
+    mother = bot.server.user(first_name="Мария")
+    mother.send_text(f"/start {await guardian_code(bot, student_id)}")
+    await mother.wait_for("Согласие на обработку")
+    bot.server.callback_query_lifetime = 0.0  # every answer to a press now comes too late
+
+    press = mother.press("✅ Принимаю")
+
+    await mother.wait_for("Вы подключены как родитель")
+    assert press.answer is None  # the answer was refused, and that was all
+    async with bot.session_factory() as session:
+        link = (await session.exec(select(GuardianLink))).one()
+        assert (link.student_id, link.status) == (student_id, GuardianLinkStatus.CONFIRMED)
+
+
 async def test_guardian_with_two_children_sees_both(bot: BotHarness) -> None:
     first = await add_student(bot, "3Б", "Смирнова", "Алиса")
     second = await add_student(bot, "7А", "Смирнов", "Борис")
