@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard locales/*/LC_MESSAGES/messages.po))
 
-.PHONY: run demo test bench lint migrate i18n locales clean
+.PHONY: run demo test bench lint migrate i18n locales clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,18 @@ demo: locales
 
 test: locales
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium for the admin's browser test (tests/test_admin_browser.py); `test` doesn't need it:
+# without Chromium that test skips and says so. Playwright never downloads a browser here.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then \
+		echo "chromium is installed: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "apt-get failed: the browser tests will skip"; \
+	else \
+		echo "chromium is missing and can't be installed here (needs root and apt-get): the browser tests will skip"; \
+	fi
 
 bench: locales
 	$(PY) -m bench

@@ -27,6 +27,7 @@ from admin.dashboard import dashboard
 from admin.middleware import AdminSessionMiddleware, CSRFMiddleware, SecurityHeadersMiddleware
 from admin.signin import sign_in
 from admin.views.base import render
+from admin.views.exports import ExportsPage
 from admin.views.invites import InvitesPage
 from admin.views.logs import AuditView, DigestView
 from admin.views.moderation import ModerationPage
@@ -48,6 +49,7 @@ VIEWS = (
     AchievementView,
     RewardView,
     ResultsRequestView,
+    ExportsPage,
     DigestView,
     AuditView,
     RosterPage,

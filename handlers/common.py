@@ -95,9 +95,15 @@ def help_text(principal: Principal) -> str:
                 "и портфолио каждого ученика."
             )
         )
-    if principal.is_admin or principal.deputy_levels:
+    if access.may_use_admin(principal):
         parts.append(
             _("<b>Администрации.</b> «Подключение» — доля учеников с подключёнными родителями по классам.")
+        )
+        parts.append(
+            _(
+                "<b>Веб-админка.</b> /admin — одноразовая ссылка для входа (действует 10 минут): очередь "
+                "проверки с документами, классы и ученики, достижения, выгрузки для Excel, сводки."
+            )
         )
     parts.append(
         _(

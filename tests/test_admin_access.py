@@ -191,6 +191,15 @@ CASES = [
         lambda _w, i: f"/admin/evidence/{i['evidence_10a']}",
         SOO_OBJECT,
     ),
+    Case("GET", "/admin/exports", fixed("/admin/exports"), ALL_SIGNED),
+    # CSV, so that the check below reads the rows: each deputy's file holds only their level's children.
+    Case(
+        "POST",
+        "/admin/exports/download",
+        fixed("/admin/exports/download"),
+        {**ALL_SIGNED, "anonymous": 403},
+        {"kind": "achievements", "first": "2026-09-01", "last": "2026-12-31", "format": "csv"},
+    ),
     Case("GET", "/admin/roster", fixed("/admin/roster"), ADMIN_ONLY),
     Case(
         "POST",

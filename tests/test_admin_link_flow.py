@@ -59,3 +59,13 @@ async def test_teachers_parents_and_strangers_are_told_the_admin_is_not_for_them
         assert "token=" not in (answer.text or "")
     async with bot.session_factory() as session:
         assert (await session.exec(select(AdminLoginToken))).all() == []
+
+
+async def test_help_tells_deputies_about_admin_and_parents_nothing_of_it(bot: BotHarness) -> None:
+    school = await make_school(bot.session_factory)
+    deputy = bot.server.user(id=school.deputy.telegram_id, first_name="Марина", started=True)
+    deputy.send_text("/help")
+    assert "/admin — одноразовая ссылка для входа" in ((await deputy.wait_for("Веб-админка")).text or "")
+    parent = bot.server.user(id=school.guardian.telegram_id, first_name="Ольга", started=True)
+    parent.send_text("/help")
+    assert "/admin" not in ((await parent.wait_for("Команды:")).text or "")
