@@ -9,18 +9,17 @@ from pathlib import Path
 
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
-from fpdf.enums import Align, TableHeadingsDisplay, XPos, YPos
-from fpdf.fonts import FontFace
+from fpdf.enums import Align, TextEmphasis, XPos, YPos
 
 FONTS_DIR = Path(__file__).with_name("fonts")
 FONT_FAMILY = "DejaVu"
 MONO_FAMILY = "DejaVuMono"
-_FONT_FILES = {
-    (FONT_FAMILY, ""): "DejaVuSans.ttf",
-    (FONT_FAMILY, "B"): "DejaVuSans-Bold.ttf",
-    (FONT_FAMILY, "I"): "DejaVuSans-Oblique.ttf",
-    (MONO_FAMILY, ""): "DejaVuSansMono.ttf",
-    (MONO_FAMILY, "B"): "DejaVuSansMono-Bold.ttf",
+_FONT_FILES = {  # (family in lower case, as fpdf2 keys fonts; style) -> file
+    (FONT_FAMILY.lower(), ""): "DejaVuSans.ttf",
+    (FONT_FAMILY.lower(), "B"): "DejaVuSans-Bold.ttf",
+    (FONT_FAMILY.lower(), "I"): "DejaVuSans-Oblique.ttf",
+    (MONO_FAMILY.lower(), ""): "DejaVuSansMono.ttf",
+    (MONO_FAMILY.lower(), "B"): "DejaVuSansMono-Bold.ttf",
 }
 REPLACEMENT = "□"
 CREATOR = "Портфолио"
@@ -44,6 +43,9 @@ def safe_text(text: str, coverage: frozenset[int] | None = None) -> str:
     else □. Characters the font has are kept as they are: NFKC on the whole text would turn «№» into «No».
     """
     covered = font_coverage() if coverage is None else coverage
+    codes = set(map(ord, text))
+    if text.isprintable() and codes <= covered and codes.isdisjoint(_DROPPED):
+        return unicodedata.normalize("NFC", text)  # the common case, without the loop below
     replacement = REPLACEMENT if ord(REPLACEMENT) in covered else "?"
     out: list[str] = []
     for char in unicodedata.normalize("NFC", text):
@@ -68,8 +70,6 @@ class Document(FPDF):
 
     def __init__(self, title: str, *, author: str = "") -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
-        for (family, style), file_name in _FONT_FILES.items():
-            self.add_font(family, style, FONTS_DIR / file_name)
         self.set_font(FONT_FAMILY, size=10)
         self.set_lang("ru")
         self.set_title(title)
@@ -78,6 +78,16 @@ class Document(FPDF):
             self.set_author(author)
         self.set_auto_page_break(auto=True, margin=15)
         self.set_margins(15, 15, 15)
+
+    def set_font(self, family: str | None = None, style: str | TextEmphasis = "", size: float = 0) -> None:
+        """Registers a bundled font the first time it is used: loading one costs about 0.1 s, and most
+        documents use two or three of the five."""
+        family_key = (family or self.font_family).lower()
+        font_style = "".join(sorted(char for char in TextEmphasis.coerce(style).style if char in "BI"))
+        file_name = _FONT_FILES.get((family_key, font_style))
+        if file_name is not None and family_key + font_style not in self.fonts:
+            self.add_font(family_key, font_style, FONTS_DIR / file_name)
+        super().set_font(family, style, size)
 
     def normalize_text(self, text: str) -> str:
         font = self.current_font
@@ -102,18 +112,92 @@ class Document(FPDF):
         *,
         font_size: float = 9,
     ) -> None:
-        """A bordered table whose cells wrap long text and whose header repeats on every new page."""
-        self.set_font(FONT_FAMILY, "", font_size)
-        with self.table(
-            col_widths=tuple(col_widths) if col_widths else None,
-            headings_style=FontFace(emphasis="BOLD", fill_color=(235, 235, 235)),
-            repeat_headings=TableHeadingsDisplay.ON_TOP_OF_EVERY_PAGE,
-            line_height=font_size * 0.5,
-            text_align="LEFT",
-            padding=1,
-        ) as table:
-            for values in (headers, *rows):
-                row = table.row()
-                for value in values:
-                    row.cell(value)
+        """A bordered table whose cells wrap long text and whose header repeats on every new page.
+
+        Drawn by hand rather than with fpdf2's `table()`: that lays every cell out twice through
+        `multi_cell` and made a 200-row extract take seconds (bench/pdfs.py); this wraps each cell once.
+        """
+        weights = list(col_widths) if col_widths else [1.0] * len(headers)
+        widths = [self.epw * weight / sum(weights) for weight in weights]
+        line_height, padding = font_size * 0.5, 1.0
+        auto_break, bottom_margin = self.auto_page_break, self.b_margin
+        self.set_auto_page_break(False)  # rows are moved to the next page whole, with the header again
+        header = self._table_row(headers, widths, font_size, line_height, padding, heading=True)
+        self._draw_table_row(*header, widths, font_size, line_height, padding, heading=True)
+        for values in rows:
+            lines, height = self._table_row(values, widths, font_size, line_height, padding)
+            if self.get_y() + height > self.h - bottom_margin and self.get_y() > self.t_margin + header[1]:
+                self.add_page()
+                self._draw_table_row(*header, widths, font_size, line_height, padding, heading=True)
+            self._draw_table_row(lines, height, widths, font_size, line_height, padding)
+        self.set_auto_page_break(auto_break, bottom_margin)
         self.set_font(FONT_FAMILY, "", 10)
+        self.set_x(self.l_margin)
+
+    def _table_row(
+        self,
+        values: Sequence[str],
+        widths: Sequence[float],
+        font_size: float,
+        line_height: float,
+        padding: float,
+        *,
+        heading: bool = False,
+    ) -> tuple[list[list[str]], float]:
+        """The wrapped lines of every cell of a row, and the row's height."""
+        self.set_font(FONT_FAMILY, "B" if heading else "", font_size)
+        lines = [
+            self.wrap(str(value), width - 2 * padding) for value, width in zip(values, widths, strict=True)
+        ]
+        return lines, max(len(cell) for cell in lines) * line_height + 2 * padding
+
+    def _draw_table_row(
+        self,
+        lines: list[list[str]],
+        height: float,
+        widths: Sequence[float],
+        font_size: float,
+        line_height: float,
+        padding: float,
+        *,
+        heading: bool = False,
+    ) -> None:
+        self.set_font(FONT_FAMILY, "B" if heading else "", font_size)
+        self.set_fill_color(235, 235, 235)
+        x, y = self.l_margin, self.get_y()
+        for cell_lines, width in zip(lines, widths, strict=True):
+            self.rect(x, y, width, height, style="DF" if heading else "D")
+            for index, line in enumerate(cell_lines):
+                self.set_xy(x + padding, y + padding + index * line_height)
+                self.cell(width - 2 * padding, line_height, line)
+            x += width
+        self.set_xy(self.l_margin, y + height)
+
+    def _width(self, text: str) -> float:
+        """Width of normalised text in the current font: `get_string_width` without its bidi and markdown
+        passes, which our left-to-right plain cells don't need and which cost most of a table's time."""
+        widths = self.current_font.cw
+        return sum(widths[ord(char)] for char in text) * self.font_size_pt * 0.001 / self.k
+
+    def wrap(self, text: str, width: float) -> list[str]:
+        """`text` broken into lines no wider than `width` in the current font: at spaces, and inside a word
+        only when the word alone is wider than the line."""
+        lines: list[str] = []
+        for paragraph in self.normalize_text(text).split("\n"):
+            line = ""
+            for word in paragraph.split(" "):
+                candidate = f"{line} {word}" if line else word
+                if self._width(candidate) <= width:
+                    line = candidate
+                    continue
+                if line:
+                    lines.append(line)
+                line = word
+                while self._width(line) > width and len(line) > 1:
+                    cut = len(line) - 1
+                    while cut > 1 and self._width(line[:cut]) > width:
+                        cut -= 1
+                    lines.append(line[:cut])
+                    line = line[cut:]
+            lines.append(line)
+        return lines or [""]
