@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from sqlmodel import col, select
 
 from bot.migrate import upgrade_database
-from bot.reports.spreadsheet import Sheet, to_csv, to_xlsx
+from bot.reports.spreadsheet import Column, Sheet, to_csv, to_xlsx
 from bot.services.access import levels_in_scope
 from bot.services.exports import ExportDenied, ExportKind, Period, export_sheet
 from bot.services.principal import load_principal
@@ -275,3 +275,11 @@ def test_the_command_writes_xlsx_or_csv_and_audits_as_cli(tmp_path: Path, cli: C
         (AuditChannel.CLI, "gifted", None),
         (AuditChannel.CLI, "rewards", None),
     ]
+
+
+def test_csv_cells_that_excel_would_run_as_formulas_stay_text() -> None:
+    # OWASP's list: = + - @, and a leading tab or carriage return, which Excel skips before the «=».
+    values = ["=cmd|' /C calc'!A0", "+1", "-1", "@SUM(1)", "\t=cmd", "\r=cmd", "Иванов"]
+    sheet = Sheet("Проба", [Column("Текст", 10)], [[value] for value in values])
+    rows = list(csv.reader(io.StringIO(to_csv(sheet).decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert [row[0] for row in rows[1:]] == ["'" + value for value in values[:-1]] + ["Иванов"]
