@@ -39,6 +39,7 @@ from models import (
     Notification,
     ResultsRequest,
     Reward,
+    SchoolClass,
     Student,
 )
 from models.db import SessionFactory, create_engine, create_session_factory
@@ -568,3 +569,36 @@ def test_the_command_writes_the_pdfs_on_a_dry_run_and_refuses_a_wrong_week(
     ]  # fmt: skip
     assert all(p.is_file() for p in paths)
     assert "Пробный запуск: сводка 2026-W49 никому не отправлена." in out
+
+
+async def test_two_teachers_whose_long_scope_keys_share_a_beginning_get_their_own_classes(
+    session_factory: SessionFactory, tmp_path: Path, i18n: I18n
+) -> None:
+    """The stored scope is cut to its column's length; the digests must still be built per whole scope."""
+    async with session_factory() as session:
+        classes = []
+        for number, grade in enumerate(range(1, 8), start=1001):
+            school_class = SchoolClass(id=number, grade=grade, letter="А")
+            session.add(school_class)
+            classes.append(school_class)
+        await session.flush()
+        pupils = [await make_student(session, c, f"Ученик{c.grade}", "Имя") for c in classes]
+        first, second = await make_account(session, "Первый"), await make_account(session, "Второй")
+        for school_class in classes[:6]:
+            await assign(session, first, StaffRole.CLASS_TEACHER, school_class=school_class)
+        for school_class in [*classes[:5], classes[6]]:
+            await assign(session, second, StaffRole.CLASS_TEACHER, school_class=school_class)
+        await session.commit()
+    for pupil in pupils:
+        await add_achievement(
+            session_factory, pupil, f"2026-{pupil.id:04d}", moscow(1), status=AchievementStatus.APPROVED,
+            decided=moscow(2), level="regional", result="winner",
+        )  # fmt: skip
+    settings = settings_for(tmp_path)
+    run = await run_digest(session_factory, settings, W49, DUE, i18n=i18n)
+    assert run.queued == 2
+    rows = {row.account_id: row for row in await deliveries(session_factory)}
+    first_pdf = pdf_text(settings.media_dir / rows[first.id].pdf_path)
+    second_pdf = pdf_text(settings.media_dir / rows[second.id].pdf_path)
+    assert "Ученик6 Имя" in first_pdf and "Ученик7" not in first_pdf
+    assert "Ученик7 Имя" in second_pdf and "Ученик6" not in second_pdf
