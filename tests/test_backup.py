@@ -10,11 +10,13 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from bot.migrate import alembic_config
 from bot.services import audit
+from bot.services import backup as backup_service
 from bot.services.backup import MANIFEST, Manifest, backup
 from models import Student
 from models.db import SessionFactory
@@ -239,3 +241,27 @@ def test_restore_explains_a_damaged_manifest(tmp_path: Path, cli: Callable[..., 
         assert result.returncode == 1, result.stderr
         assert "Traceback" not in result.stderr and "манифест" in result.stderr, result.stderr
         assert not (tmp_path / "empty").exists()
+
+
+def test_a_media_file_deleted_while_the_backup_runs_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot deletes a cancelled draft's files, and renames a digest's temporary file, at any moment."""
+    database = tmp_path / "data" / "portfolio.sqlite3"
+    database.parent.mkdir()
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE note (id INTEGER PRIMARY KEY)")
+    media = tmp_path / "data" / "media"
+    originals = _media(media)
+    listed = backup_service._media_files
+
+    def listed_then_one_deleted(media_dir: Path) -> list[Path]:
+        found = listed(media_dir)
+        (media_dir / "03" / "ab" / "file-3.jpg").unlink()  # a draft cancelled just after the listing
+        return found
+
+    monkeypatch.setattr(backup_service, "_media_files", listed_then_one_deleted)
+    manifest = backup(database, media, tmp_path / "backup")
+    del originals["03/ab/file-3.jpg"]
+    assert {name.removeprefix("media/") for name in manifest.files} == {*originals, "portfolio.sqlite3"}
+    assert backup_service.verify(tmp_path / "backup") == manifest

@@ -132,7 +132,10 @@ def backup(database: Path, media_dir: Path, directory: Path) -> Manifest:
             relative = path.relative_to(media_dir).as_posix()
             destination = directory / MEDIA / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, destination)
+            try:
+                shutil.copy2(path, destination)
+            except FileNotFoundError:  # deleted since the listing (a cancelled draft's file)
+                continue
             files[f"{MEDIA}/{relative}"] = file_sha256(destination)
     manifest = Manifest(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
