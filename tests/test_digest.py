@@ -26,6 +26,8 @@ from bot.background import Background
 from bot.config import Settings
 from bot.migrate import upgrade_database
 from bot.scheduler import DIGEST_JOB_ID
+from bot.services import backup as backup_service
+from bot.services import digest as digest_service
 from bot.services.digest import Period, parse_period, recipients, run_digest
 from bot.services.digest_content import achievements_text
 from bot.services.outbox import NotificationPayload
@@ -602,3 +604,21 @@ async def test_two_teachers_whose_long_scope_keys_share_a_beginning_get_their_ow
     second_pdf = pdf_text(settings.media_dir / rows[second.id].pdf_path)
     assert "Ученик6 Имя" in first_pdf and "Ученик7" not in first_pdf
     assert "Ученик7 Имя" in second_pdf and "Ученик6" not in second_pdf
+
+
+async def test_a_backup_taken_while_a_pdf_is_written_skips_the_unfinished_file(
+    session_factory: SessionFactory, tmp_path: Path, i18n: I18n, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await make_school(session_factory)
+    settings = settings_for(tmp_path)
+    listed_while_writing: list[Path] = []
+    replace = os.replace
+
+    def backup_lists_then_replace(source: str, target: Path) -> None:
+        listed_while_writing.extend(backup_service._media_files(settings.media_dir))
+        replace(source, target)
+
+    monkeypatch.setattr(digest_service.os, "replace", backup_lists_then_replace)
+    run = await run_digest(session_factory, settings, W49, DUE, i18n=i18n, dry_run=True)
+    assert len(run.pdfs) == 4
+    assert listed_while_writing and all(path in run.pdfs for path in listed_while_writing)

@@ -233,7 +233,8 @@ def pdf_path(period: Period, scope: Scope, language: str) -> str:
 def _write_atomically(path: Path, data: bytes) -> None:
     """The outbox may be sending an earlier version of the same file: never show it half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    # «.tmp-»: what backups skip as not a file yet (bot/services/backup.py), as evidence files do.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(descriptor, "wb") as f:
         f.write(data)
     os.replace(temporary, path)
