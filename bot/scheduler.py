@@ -65,9 +65,10 @@ def _cron_weekdays(field: str) -> str:
     """A crontab day-of-week field with weekday numbers as names.
 
     APScheduler 3 reads 0 as Monday, crontab as Sunday (0 and 7): «0 8 * * 1» would fire on Tuesdays.
-    Names mean the same to both, so numbers (in lists, ranges and steps) are spelled out.
+    Names mean the same to both, so numbers (in lists, ranges and steps) are spelled out; so are ranges of
+    names, which wrap past Sunday in APScheduler («sun-thu» is refused there).
     """
-    if not re.search(r"\d", field):  # names and «*» mean the same to both
+    if not re.search(r"[\d-]", field):  # names, lists of names and «*» mean the same to both
         return field
     names: list[str] = []
     for item in field.split(","):

@@ -10,11 +10,13 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from bot.migrate import alembic_config
 from bot.services import audit
+from bot.services import backup as backup_service
 from bot.services.backup import MANIFEST, Manifest, backup
 from models import Student
 from models.db import SessionFactory
@@ -186,3 +188,80 @@ def test_postgresql_is_backed_up_with_pg_dump(tmp_path: Path, cli: Callable[...,
     assert f"pg_dump --format=custom --file='{tmp_path / 'backup' / 'portfolio.dump'}'" in result.stdout
     assert "postgresql://school@db.local:5432/portfolio" in result.stdout and "s3cret" not in result.stdout
     assert not (tmp_path / "backup").exists()
+
+
+def _fresh_target(tmp_path: Path) -> dict[str, str]:
+    empty = tmp_path / "empty"
+    return {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{empty / 'portfolio.sqlite3'}",
+        "MEDIA_DIR": str(empty / "media"),
+    }
+
+
+def test_restore_refuses_a_manifest_naming_a_file_outside_the_media_directory(
+    tmp_path: Path, cli: Callable[..., Run]
+) -> None:
+    backup_dir, _env = _small_backup(tmp_path, cli)
+    manifest_path = backup_dir / MANIFEST
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    target = _fresh_target(tmp_path)
+    target["MEDIA_DIR"] = str(tmp_path / "empty" / "a" / "b" / "media")
+    # Crafted backups whose named file is there with the right hash, but would be copied to `victim`.
+    for name, source, victim in [
+        (
+            "media/../../planted/victim.txt",
+            tmp_path / "planted" / "victim.txt",
+            tmp_path / "empty" / "a" / "planted" / "victim.txt",
+        ),
+        (
+            f"media/{tmp_path / 'victim.txt'}",
+            backup_dir / "media" / (tmp_path / "victim.txt").relative_to("/"),
+            tmp_path / "victim.txt",
+        ),
+    ]:
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_bytes(b"not yours")
+        crafted = dict(manifest, files={**manifest["files"], name: _sha256(source)})
+        manifest_path.write_text(json.dumps(crafted), "utf-8")
+        result = cli("restore", str(backup_dir), env=target)
+        assert result.returncode == 1, (name, result.stderr)
+        assert "манифест" in result.stderr and name in result.stderr, result.stderr
+        assert not victim.exists() and not (tmp_path / "empty").exists()
+        source.unlink()
+
+
+def test_restore_explains_a_damaged_manifest(tmp_path: Path, cli: Callable[..., Run]) -> None:
+    backup_dir, _env = _small_backup(tmp_path, cli)
+    manifest_path = backup_dir / MANIFEST
+    good = json.loads(manifest_path.read_text("utf-8"))
+    without_database = dict(good, files={k: v for k, v in good["files"].items() if k.startswith("media/")})
+    for text in ("{ not json", json.dumps({"tables": {}}), "[]", json.dumps(without_database)):
+        manifest_path.write_text(text, "utf-8")
+        result = cli("restore", str(backup_dir), env=_fresh_target(tmp_path))
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr and "манифест" in result.stderr, result.stderr
+        assert not (tmp_path / "empty").exists()
+
+
+def test_a_media_file_deleted_while_the_backup_runs_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot deletes a cancelled draft's files, and renames a digest's temporary file, at any moment."""
+    database = tmp_path / "data" / "portfolio.sqlite3"
+    database.parent.mkdir()
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE note (id INTEGER PRIMARY KEY)")
+    media = tmp_path / "data" / "media"
+    originals = _media(media)
+    listed = backup_service._media_files
+
+    def listed_then_one_deleted(media_dir: Path) -> list[Path]:
+        found = listed(media_dir)
+        (media_dir / "03" / "ab" / "file-3.jpg").unlink()  # a draft cancelled just after the listing
+        return found
+
+    monkeypatch.setattr(backup_service, "_media_files", listed_then_one_deleted)
+    manifest = backup(database, media, tmp_path / "backup")
+    del originals["03/ab/file-3.jpg"]
+    assert {name.removeprefix("media/") for name in manifest.files} == {*originals, "portfolio.sqlite3"}
+    assert backup_service.verify(tmp_path / "backup") == manifest

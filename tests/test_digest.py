@@ -26,6 +26,8 @@ from bot.background import Background
 from bot.config import Settings
 from bot.migrate import upgrade_database
 from bot.scheduler import DIGEST_JOB_ID
+from bot.services import backup as backup_service
+from bot.services import digest as digest_service
 from bot.services.digest import Period, parse_period, recipients, run_digest
 from bot.services.digest_content import achievements_text
 from bot.services.outbox import NotificationPayload
@@ -39,6 +41,7 @@ from models import (
     Notification,
     ResultsRequest,
     Reward,
+    SchoolClass,
     Student,
 )
 from models.db import SessionFactory, create_engine, create_session_factory
@@ -568,3 +571,85 @@ def test_the_command_writes_the_pdfs_on_a_dry_run_and_refuses_a_wrong_week(
     ]  # fmt: skip
     assert all(p.is_file() for p in paths)
     assert "Пробный запуск: сводка 2026-W49 никому не отправлена." in out
+
+
+async def test_two_teachers_whose_long_scope_keys_share_a_beginning_get_their_own_classes(
+    session_factory: SessionFactory, tmp_path: Path, i18n: I18n
+) -> None:
+    """The stored scope is cut to its column's length; the digests must still be built per whole scope."""
+    async with session_factory() as session:
+        classes = []
+        for number, grade in enumerate(range(1, 8), start=1001):
+            school_class = SchoolClass(id=number, grade=grade, letter="А")
+            session.add(school_class)
+            classes.append(school_class)
+        await session.flush()
+        pupils = [await make_student(session, c, f"Ученик{c.grade}", "Имя") for c in classes]
+        first, second = await make_account(session, "Первый"), await make_account(session, "Второй")
+        for school_class in classes[:6]:
+            await assign(session, first, StaffRole.CLASS_TEACHER, school_class=school_class)
+        for school_class in [*classes[:5], classes[6]]:
+            await assign(session, second, StaffRole.CLASS_TEACHER, school_class=school_class)
+        await session.commit()
+    for pupil in pupils:
+        await add_achievement(
+            session_factory, pupil, f"2026-{pupil.id:04d}", moscow(1), status=AchievementStatus.APPROVED,
+            decided=moscow(2), level="regional", result="winner",
+        )  # fmt: skip
+    settings = settings_for(tmp_path)
+    run = await run_digest(session_factory, settings, W49, DUE, i18n=i18n)
+    assert run.queued == 2
+    rows = {row.account_id: row for row in await deliveries(session_factory)}
+    first_pdf = pdf_text(settings.media_dir / rows[first.id].pdf_path)
+    second_pdf = pdf_text(settings.media_dir / rows[second.id].pdf_path)
+    assert "Ученик6 Имя" in first_pdf and "Ученик7" not in first_pdf
+    assert "Ученик7 Имя" in second_pdf and "Ученик6" not in second_pdf
+
+
+async def test_a_backup_taken_while_a_pdf_is_written_skips_the_unfinished_file(
+    session_factory: SessionFactory, tmp_path: Path, i18n: I18n, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await make_school(session_factory)
+    settings = settings_for(tmp_path)
+    listed_while_writing: list[Path] = []
+    replace = os.replace
+
+    def backup_lists_then_replace(source: str, target: Path) -> None:
+        listed_while_writing.extend(backup_service._media_files(settings.media_dir))
+        replace(source, target)
+
+    monkeypatch.setattr(digest_service.os, "replace", backup_lists_then_replace)
+    run = await run_digest(session_factory, settings, W49, DUE, i18n=i18n, dry_run=True)
+    assert len(run.pdfs) == 4
+    assert listed_while_writing and all(path in run.pdfs for path in listed_while_writing)
+
+
+def test_the_command_sends_no_digest_of_a_week_not_over_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """This week's digest, queued on Wednesday, would be the week's one: Monday's full one would be skipped."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}"
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "media"))
+
+    async def school() -> None:
+        engine = create_engine(database_url)
+        await make_school(create_session_factory(engine))
+        await engine.dispose()
+
+    upgrade_database(database_url)
+    asyncio.run(school())
+    with time_machine.travel(moscow(2), tick=False):  # Wednesday of week 49
+        assert main(["digest", "--now", "--period", "this-week"]) == 2
+        assert "--dry-run" in capsys.readouterr().err
+        assert main(["digest", "--now", "--period", "2026-W49"]) == 2
+        assert main(["digest", "--now", "--period", "this-week", "--dry-run"]) == 0
+
+    async def delivered() -> list[DigestDelivery]:
+        engine = create_engine(database_url)
+        rows = await deliveries(create_session_factory(engine))
+        await engine.dispose()
+        return rows
+
+    assert asyncio.run(delivered()) == []

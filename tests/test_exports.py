@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from sqlmodel import col, select
 
 from bot.migrate import upgrade_database
-from bot.reports.spreadsheet import Sheet, to_csv, to_xlsx
+from bot.reports.spreadsheet import Column, Sheet, to_csv, to_xlsx
 from bot.services.access import levels_in_scope
 from bot.services.exports import ExportDenied, ExportKind, Period, export_sheet
 from bot.services.principal import load_principal
@@ -223,14 +223,14 @@ async def test_exports_are_audited_and_a_class_teacher_is_refused(session_factor
                 channel=AuditChannel.WEB, tz=MOSCOW,
             )  # fmt: skip
         events = (await session.exec(select(AuditEvent).order_by(col(AuditEvent.id)))).all()
-    assert [(e.actor_account_id, e.allowed, e.object_id) for e in events] == [
-        (school.deputy.id, True, "gifted"),
-        (school.teacher_5a.id, False, "gifted"),
-        (school.deputy.id, False, "rewards"),
+    peter = school.students_5a[0]  # both rows of the deputy's gifted bank are his
+    assert [(e.actor_account_id, e.allowed, e.object_id, e.student_id) for e in events] == [
+        (school.deputy.id, True, "gifted", None),
+        (school.deputy.id, True, "gifted", peter.id),  # `audit --student` shows the export
+        (school.teacher_5a.id, False, "gifted", None),
+        (school.deputy.id, False, "rewards", None),
     ]
-    assert all(
-        e.action == "export" and e.channel == AuditChannel.WEB and e.student_id is None for e in events
-    )
+    assert all(e.action == "export" and e.channel == AuditChannel.WEB for e in events)
     assert events[0].details == "kind=gifted; from=2026-09-01; to=2026-12-31; levels=ooo; rows=2"
 
 
@@ -271,7 +271,20 @@ def test_the_command_writes_xlsx_or_csv_and_audits_as_cli(tmp_path: Path, cli: C
         return list(found)
 
     audited = asyncio.run(events())
-    assert [(e.channel, e.object_id, e.actor_account_id) for e in audited] == [
+    summaries = [e for e in audited if e.student_id is None]
+    assert [(e.channel, e.object_id, e.actor_account_id) for e in summaries] == [
         (AuditChannel.CLI, "gifted", None),
         (AuditChannel.CLI, "rewards", None),
     ]
+    # …and one row per child exported: Пётр and Денис in the bank, Пётр and Денис rewarded.
+    assert [(e.object_id, e.channel) for e in audited if e.student_id is not None] == [
+        ("gifted", AuditChannel.CLI)
+    ] * 2 + [("rewards", AuditChannel.CLI)] * 2
+
+
+def test_csv_cells_that_excel_would_run_as_formulas_stay_text() -> None:
+    # OWASP's list: = + - @, and a leading tab or carriage return, which Excel skips before the «=».
+    values = ["=cmd|' /C calc'!A0", "+1", "-1", "@SUM(1)", "\t=cmd", "\r=cmd", "Иванов"]
+    sheet = Sheet("Проба", [Column("Текст", 10)], [[value] for value in values])
+    rows = list(csv.reader(io.StringIO(to_csv(sheet).decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert [row[0] for row in rows[1:]] == ["'" + value for value in values[:-1]] + ["Иванов"]

@@ -127,6 +127,8 @@ def test_the_weekly_digest_fires_monday_eight_school_time(
         ("0 8 * * 1,3,5", {0, 2, 4}),
         ("0 8 * * */2", {6, 1, 3, 5}),  # Sunday, Tuesday, Thursday, Saturday
         ("0 8 * * mon-fri", {0, 1, 2, 3, 4}),
+        ("0 8 * * sun-thu", {6, 0, 1, 2, 3}),  # crontab counts from Sunday, APScheduler from Monday
+        ("0 8 * * fri-mon", {4, 5, 6, 0}),
         ("0 8 * * *", set(range(7))),
     ],
 )

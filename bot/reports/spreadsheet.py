@@ -48,8 +48,9 @@ class Sheet:
 
 
 def spreadsheet_text(value: str) -> str:
-    """Excel runs a cell that starts with = + - @ as a formula: such text gets a leading apostrophe."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    """Excel runs a cell that starts with = + - @ as a formula (a leading tab or carriage return is skipped
+    before it): such text gets a leading apostrophe."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def to_xlsx(sheet: Sheet) -> bytes:

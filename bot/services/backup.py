@@ -53,8 +53,33 @@ class Manifest:
                     path=directory, manifest=MANIFEST
                 )
             )
-        data = json.loads(path.read_text("utf-8"))
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__})
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            manifest = cls(**{key: data[key] for key in cls.__dataclass_fields__})
+        except (ValueError, KeyError, TypeError) as error:  # not JSON, not an object, a key missing
+            raise BackupError(_("{path}: манифест повреждён").format(path=path)) from error
+        if not (
+            isinstance(manifest.tables, dict)
+            and isinstance(manifest.files, dict)
+            and DATABASE_FILE in manifest.files
+        ):
+            raise BackupError(_("{path}: манифест повреждён").format(path=path))
+        for name in manifest.files:
+            # Restore copies each file to MEDIA_DIR/<name without «media/»>: «..» or «media//etc/x»
+            # in a crafted manifest would write outside it.
+            if not _inside_backup(name):
+                raise BackupError(
+                    _("{path}: манифест называет файл вне копии: {name}").format(path=path, name=name)
+                )
+        return manifest
+
+
+def _inside_backup(name: str) -> bool:
+    """The database file or a plain relative path under media/."""
+    if name == DATABASE_FILE:
+        return True
+    first, *rest = name.split("/")
+    return first == MEDIA and bool(rest) and all(part not in ("", ".", "..") for part in rest)
 
 
 def sqlite_path(database_url: str) -> Path | None:
@@ -107,7 +132,10 @@ def backup(database: Path, media_dir: Path, directory: Path) -> Manifest:
             relative = path.relative_to(media_dir).as_posix()
             destination = directory / MEDIA / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, destination)
+            try:
+                shutil.copy2(path, destination)
+            except FileNotFoundError:  # deleted since the listing (a cancelled draft's file)
+                continue
             files[f"{MEDIA}/{relative}"] = file_sha256(destination)
     manifest = Manifest(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -143,7 +143,8 @@ class Scope:
 
     @property
     def key(self) -> str:
-        """«school», «level:ooo», «class:12», «level:noo+soo;class:12»: stored in DigestDelivery.scope."""
+        """«school», «level:ooo», «class:12», «level:noo+soo;class:12»: identifies the digest's content
+        (DigestDelivery.scope stores its beginning, which may be the same for different scopes)."""
         if self.whole_school:
             return "school"
         parts = []
@@ -151,7 +152,7 @@ class Scope:
             parts.append("level:" + "+".join(level.value for level in SchoolLevel if level in self.levels))
         if own := self.own_classes:
             parts.append("class:" + "+".join(str(c.id) for c in own))
-        return ";".join(parts)[:_SCOPE_KEY_LENGTH]
+        return ";".join(parts)
 
     @property
     def slug(self) -> str:
@@ -232,7 +233,8 @@ def pdf_path(period: Period, scope: Scope, language: str) -> str:
 def _write_atomically(path: Path, data: bytes) -> None:
     """The outbox may be sending an earlier version of the same file: never show it half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    # «.tmp-»: what backups skip as not a file yet (bot/services/backup.py), as evidence files do.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(descriptor, "wb") as f:
         f.write(data)
     os.replace(temporary, path)
@@ -249,7 +251,7 @@ async def _claim(
         .values(
             period=period.key,
             account_id=recipient.account.id,
-            scope=recipient.scope.key,
+            scope=recipient.scope.key[:_SCOPE_KEY_LENGTH],
             pdf_path=pdf,
             created_at=now,
             sent_at=now,
