@@ -622,34 +622,3 @@ async def test_a_backup_taken_while_a_pdf_is_written_skips_the_unfinished_file(
     run = await run_digest(session_factory, settings, W49, DUE, i18n=i18n, dry_run=True)
     assert len(run.pdfs) == 4
     assert listed_while_writing and all(path in run.pdfs for path in listed_while_writing)
-
-
-def test_the_command_sends_no_digest_of_a_week_not_over_yet(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """This week's digest, queued on Wednesday, would be the week's one: Monday's full one would be skipped."""
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}"
-    monkeypatch.chdir(tmp_path)  # no .env here
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "media"))
-
-    async def school() -> None:
-        engine = create_engine(database_url)
-        await make_school(create_session_factory(engine))
-        await engine.dispose()
-
-    upgrade_database(database_url)
-    asyncio.run(school())
-    with time_machine.travel(moscow(2), tick=False):  # Wednesday of week 49
-        assert main(["digest", "--now", "--period", "this-week"]) == 2
-        assert "--dry-run" in capsys.readouterr().err
-        assert main(["digest", "--now", "--period", "2026-W49"]) == 2
-        assert main(["digest", "--now", "--period", "this-week", "--dry-run"]) == 0
-
-    async def delivered() -> list[DigestDelivery]:
-        engine = create_engine(database_url)
-        rows = await deliveries(create_session_factory(engine))
-        await engine.dispose()
-        return rows
-
-    assert asyncio.run(delivered()) == []

@@ -3,8 +3,7 @@ demand.
 
 Queues the period's digest for every recipient who hasn't had it (the same exactly-once rows as the
 scheduled run, so running it twice sends nothing new); the running bot process delivers the queue. With
---dry-run it only writes the PDFs (under MEDIA_DIR/digests/) and prints where; a week not over yet is
-built only so (queued, it would count as that week's digest and the full one would never go out).
+--dry-run it only writes the PDFs (under MEDIA_DIR/digests/) and prints where.
 """
 
 from __future__ import annotations
@@ -41,15 +40,6 @@ def command(settings: Settings, args: argparse.Namespace) -> int:
         print(
             _("Не понимаю период «{period}»: нужно last-week, this-week или неделя вида 2026-W49.").format(
                 period=args.period
-            ),
-            file=sys.stderr,
-        )
-        return 2
-    if not args.dry_run and period.end(settings.tz) > now:
-        # Queued now, it would be the week's digest for good: Monday's full one would find it delivered.
-        print(
-            _("Неделя {period} ещё не закончилась: её сводку можно только посмотреть, с --dry-run.").format(
-                period=period.key
             ),
             file=sys.stderr,
         )
