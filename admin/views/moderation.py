@@ -143,6 +143,18 @@ class ModerationPage(BaseView):
     async def queue(self, request: Request) -> Response:
         async with ctx_of(request).session_factory() as session:
             items = await _queue(session, request)
+            # As in the bot: every child listed in the queue is a view of that child's data.
+            for item in items:
+                await audit.record(
+                    session,
+                    action="review_queue_viewed",
+                    channel=AuditChannel.WEB,
+                    actor_account_id=principal_of(request).account_id,
+                    student_id=item.student.id,
+                    object_type="achievement",
+                    object_id=item.achievement.id,
+                )
+            await session.commit()
         notice = NOTICES.get(request.query_params.get("notice", ""))
         return await render(
             request,

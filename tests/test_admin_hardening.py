@@ -1,0 +1,41 @@
+"""Attacks on the web admin found by review: what each one gets, and what the audit log keeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+
+from models import AuditEvent
+from models.db import SessionFactory
+from models.enums import AuditChannel
+from tests.admin_support import admin_client, admin_settings, make_admin_school, sign_in
+
+
+async def _audit_rows(session_factory: SessionFactory, action: str) -> list[AuditEvent]:
+    async with session_factory() as session:
+        return list((await session.exec(select(AuditEvent).where(AuditEvent.action == action))).all())
+
+
+async def test_opening_the_moderation_queue_is_a_view_of_each_listed_child_and_is_audited(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.deputy)
+
+    page = await client.get("/admin/moderation")
+
+    assert page.status_code == 200 and "Олимпиада по физике" in page.text
+    rows = await _audit_rows(session_factory, "review_queue_viewed")
+    assert [(r.actor_account_id, r.student_id, r.object_type, r.object_id, r.channel) for r in rows] == [
+        (
+            world.school.deputy.id,
+            world.school.students_5a[0].id,
+            "achievement",
+            str(world.pending_5a.id),
+            AuditChannel.WEB,
+        )
+    ]  # the other level's pending achievement is neither shown nor logged as seen
