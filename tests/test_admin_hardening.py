@@ -39,3 +39,23 @@ async def test_opening_the_moderation_queue_is_a_view_of_each_listed_child_and_i
             AuditChannel.WEB,
         )
     ]  # the other level's pending achievement is neither shown nor logged as seen
+
+
+async def test_a_made_up_id_in_the_address_is_not_found_rather_than_a_server_error(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.admin)
+
+    for path in (
+        "/admin/student/details/abc",
+        "/admin/student/details/1%20or%201=1",
+        "/admin/student/edit/abc",
+        "/admin/achievement/details/-",
+        "/admin/student/abc/surname/download/",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert response.header("content-security-policy"), path

@@ -99,10 +99,18 @@ class ScopedView(ModelView):
         return self.scope(select(func.count(self.pk_columns[0])).select_from(self.model), request)
 
     def details_query(self, request: Request) -> Select:
-        return self.scope(super().details_query(request), request)
+        return self.scope(self._by_pk(super().details_query, request), request)
 
     def form_edit_query(self, request: Request) -> Select:
-        return self.scope(super().form_edit_query(request), request)
+        return self.scope(self._by_pk(super().form_edit_query, request), request)
+
+    @staticmethod
+    def _by_pk(query: Callable[[Request], Select], request: Request) -> Select:
+        # SQLAdmin converts the id in the address to the column's type and lets a ValueError out (a 500).
+        try:
+            return query(request)
+        except ValueError as error:
+            raise not_found() from error
 
     async def list_context(self, request: Request) -> dict[str, Any]:
         await self.load_labels(request)
