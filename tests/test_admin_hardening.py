@@ -59,3 +59,26 @@ async def test_a_made_up_id_in_the_address_is_not_found_rather_than_a_server_err
         response = await client.get(path)
         assert response.status_code == 404, path
         assert response.header("content-security-policy"), path
+
+
+async def test_pages_with_childrens_data_are_not_kept_by_the_browser_after_sign_out(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.deputy)
+
+    for path in (
+        "/admin/",
+        "/admin/student/list",
+        f"/admin/student/details/{world.school.students_5a[0].id}",
+        "/admin/moderation",
+        "/admin/digest-delivery/list",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert response.header("cache-control") == "no-store", path
+    # SQLAdmin's own scripts and styles hold nobody's data: the browser may keep them.
+    statics = await client.get("/admin/statics/css/main.css")
+    assert statics.status_code == 200 and statics.header("cache-control") != "no-store"
