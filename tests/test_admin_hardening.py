@@ -7,9 +7,9 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from models import AuditEvent
+from models import Achievement, AuditEvent, EvidenceFile
 from models.db import SessionFactory
-from models.enums import AuditChannel
+from models.enums import AchievementStatus, AuditChannel
 from tests.admin_support import admin_client, admin_settings, make_admin_school, sign_in
 
 
@@ -82,3 +82,44 @@ async def test_pages_with_childrens_data_are_not_kept_by_the_browser_after_sign_
     # SQLAdmin's own scripts and styles hold nobody's data: the browser may keep them.
     statics = await client.get("/admin/statics/css/main.css")
     assert statics.status_code == 200 and statics.header("cache-control") != "no-store"
+
+
+async def test_another_levels_achievement_and_evidence_are_refused_and_the_attempts_are_audited(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    async with session_factory() as session:
+        evidence = (
+            await session.exec(
+                select(EvidenceFile).where(EvidenceFile.achievement_id == world.pending_10a.id)
+            )
+        ).one()
+    client = admin_client(settings, engine)
+    csrf = await sign_in(client, session_factory, world.school.deputy)
+
+    approve = await client.post(
+        f"/admin/moderation/{world.pending_10a.id}/approve", data={"csrf_token": csrf}
+    )
+    file = await client.get(f"/admin/evidence/{evidence.id}")
+
+    assert approve.status_code == 404 and file.status_code == 404
+    async with session_factory() as session:
+        assert (await session.get(Achievement, world.pending_10a.id)).status == AchievementStatus.PENDING
+        denied = (await session.exec(select(AuditEvent).where(AuditEvent.allowed == False))).all()  # noqa: E712
+    assert sorted((r.action, r.actor_account_id, r.student_id, r.object_id, r.channel) for r in denied) == [
+        (
+            "achievement_review_denied",
+            world.school.deputy.id,
+            world.student_10a.id,
+            str(world.pending_10a.id),
+            AuditChannel.WEB,
+        ),
+        (
+            "evidence_view_denied",
+            world.school.deputy.id,
+            world.student_10a.id,
+            str(world.pending_10a.id),
+            AuditChannel.WEB,
+        ),
+    ]
