@@ -123,3 +123,21 @@ async def test_another_levels_achievement_and_evidence_are_refused_and_the_attem
             AuditChannel.WEB,
         ),
     ]
+
+
+async def test_opening_a_students_edit_form_is_a_view_of_their_data_and_is_audited(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    student = world.school.students_5b[1]
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.admin)
+
+    form = await client.get(f"/admin/student/edit/{student.id}")
+
+    assert form.status_code == 200 and "Попова" in form.text
+    rows = await _audit_rows(session_factory, "student_viewed")
+    assert [(r.actor_account_id, r.student_id, r.details) for r in rows] == [
+        (world.school.admin.id, student.id, "edit form")
+    ]

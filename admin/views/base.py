@@ -122,7 +122,14 @@ class ScopedView(ModelView):
         await self._audit(request, f"{self.identity}_viewed", request.path_params["pk"])
         return await super().details_context(request)
 
-    async def _audit(self, request: Request, action: str, pk: str | None = None) -> None:
+    async def edit_context(self, request: Request) -> dict[str, Any]:
+        if request.method == "GET":  # the form shows the record; a save is audited as the change itself
+            await self._audit(request, f"{self.identity}_viewed", request.path_params["pk"], "edit form")
+        return await super().edit_context(request)
+
+    async def _audit(
+        self, request: Request, action: str, pk: str | None = None, details: str | None = None
+    ) -> None:
         """Every page of records is a view of children's data: logged with whose, when it is one child's."""
         async with ctx_of(request).session_factory() as session:
             student_id = None
@@ -137,6 +144,7 @@ class ScopedView(ModelView):
                 student_id=student_id,
                 object_type=self.identity,
                 object_id=pk,
+                details=details,
             )
             await session.commit()
 
