@@ -141,3 +141,35 @@ async def test_opening_a_students_edit_form_is_a_view_of_their_data_and_is_audit
     assert [(r.actor_account_id, r.student_id, r.details) for r in rows] == [
         (world.school.admin.id, student.id, "edit form")
     ]
+
+
+async def test_a_deputy_changing_ids_in_the_address_gets_not_found_and_the_attempt_is_audited(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.deputy)
+
+    for path in (
+        f"/admin/student/details/{world.student_10a.id}",
+        f"/admin/achievement/details/{world.pending_10a.id}",
+        "/admin/student/details/999999",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert "Сидорова" not in response.text and "шахмат" not in response.text
+
+    async with session_factory() as session:
+        denied = (await session.exec(select(AuditEvent).where(AuditEvent.allowed == False))).all()  # noqa: E712
+    assert sorted((r.action, r.actor_account_id, r.student_id, r.object_id) for r in denied) == sorted(
+        [
+            ("student_view_denied", world.school.deputy.id, world.student_10a.id, str(world.student_10a.id)),
+            (
+                "achievement_view_denied",
+                world.school.deputy.id,
+                world.student_10a.id,
+                str(world.pending_10a.id),
+            ),
+        ]
+    )  # a made-up id is no child's: nothing to keep in anyone's register
