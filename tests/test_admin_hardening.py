@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from models import Achievement, AuditEvent, EvidenceFile
+from models import Achievement, AuditEvent, EvidenceFile, Student
 from models.db import SessionFactory
 from models.enums import AchievementStatus, AuditChannel
 from tests.admin_support import admin_client, admin_settings, make_admin_school, sign_in
@@ -173,3 +173,35 @@ async def test_a_deputy_changing_ids_in_the_address_gets_not_found_and_the_attem
             ),
         ]
     )  # a made-up id is no child's: nothing to keep in anyone's register
+
+
+async def test_an_e_journal_id_taken_by_another_student_gets_a_plain_answer_not_a_database_error(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    async with session_factory() as session:
+        other = await session.get(Student, world.school.students_5b[0].id)
+        other.external_id = "EJ-1"
+        session.add(other)
+        await session.commit()
+    student = world.school.students_5a[1]
+    client = admin_client(settings, engine)
+    csrf = await sign_in(client, session_factory, world.school.admin)
+
+    saved = await client.post(
+        f"/admin/student/edit/{student.id}",
+        data={
+            "csrf_token": csrf,
+            "surname": "Смирнова",
+            "name": "Анна",
+            "external_id": "EJ-1",
+            "save": "Save",
+        },
+    )
+
+    assert saved.status_code == 400
+    assert "Этот внешний ID уже записан у другого ученика" in saved.text
+    assert "SQL" not in saved.text and "IntegrityError" not in saved.text
+    async with session_factory() as session:
+        assert (await session.get(Student, student.id)).external_id is None
