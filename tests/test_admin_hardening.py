@@ -205,3 +205,20 @@ async def test_an_e_journal_id_taken_by_another_student_gets_a_plain_answer_not_
     assert "SQL" not in saved.text and "IntegrityError" not in saved.text
     async with session_factory() as session:
         assert (await session.get(Student, student.id)).external_id is None
+
+
+async def test_another_site_cannot_sign_a_person_out_by_sending_their_browser_to_the_logout_address(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.deputy)
+
+    forced = await client.get("/admin/logout", headers={"sec-fetch-site": "cross-site"})
+    assert forced.status_code == 302 and forced.location == "http://testserver/admin/"
+    assert (await client.get("/admin/")).status_code == 200  # still signed in
+
+    pressed = await client.get("/admin/logout", headers={"sec-fetch-site": "same-origin"})
+    assert pressed.status_code == 302 and pressed.location == "http://testserver/admin/login"
+    assert (await client.get("/admin/")).status_code == 302
