@@ -68,6 +68,10 @@ class SchoolAdmin(Admin):
     async def logout(self, request: Request) -> Response:
         if admin_session_of(request) is None:
             return RedirectResponse(request.url_for("admin:login"), status_code=302)
+        # SQLAdmin signs out by a GET link; a link on another site must not end the session
+        # (browsers say where a request comes from; one that doesn't is let through).
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            return RedirectResponse(request.url_for("admin:index"), status_code=302)
         return await self.authentication_backend.logout(request)
 
     @login_required

@@ -57,6 +57,9 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
+                # Pages hold children's data: after sign-out, «Back» on a shared computer must show nothing.
+                if "cache-control" not in headers and "/statics/" not in scope["path"]:
+                    headers["cache-control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -137,7 +137,7 @@ async def test_editing_a_student_and_marking_them_left_is_audited(
         ).all()
     assert (stored.patronymic, stored.status) == ("Андреевич", StudentStatus.GRADUATED)
     assert stored.status_changed_at is not None
-    assert actions == ["student_updated", "student_viewed", "student_status_changed"]
+    assert actions == ["student_viewed", "student_updated", "student_viewed", "student_status_changed"]
 
     log = await client.get(f"/admin/audit-event/list?student_id={student.id}&student_id_op=equals")
     assert "student_status_changed" in log.text and "student_viewed" in log.text

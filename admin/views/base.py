@@ -99,10 +99,18 @@ class ScopedView(ModelView):
         return self.scope(select(func.count(self.pk_columns[0])).select_from(self.model), request)
 
     def details_query(self, request: Request) -> Select:
-        return self.scope(super().details_query(request), request)
+        return self.scope(self._by_pk(super().details_query, request), request)
 
     def form_edit_query(self, request: Request) -> Select:
-        return self.scope(super().form_edit_query(request), request)
+        return self.scope(self._by_pk(super().form_edit_query, request), request)
+
+    @staticmethod
+    def _by_pk(query: Callable[[Request], Select], request: Request) -> Select:
+        # SQLAdmin converts the id in the address to the column's type and lets a ValueError out (a 500).
+        try:
+            return query(request)
+        except ValueError as error:
+            raise not_found() from error
 
     async def list_context(self, request: Request) -> dict[str, Any]:
         await self.load_labels(request)
@@ -114,13 +122,34 @@ class ScopedView(ModelView):
         await self._audit(request, f"{self.identity}_viewed", request.path_params["pk"])
         return await super().details_context(request)
 
-    async def _audit(self, request: Request, action: str, pk: str | None = None) -> None:
+    async def edit_context(self, request: Request) -> dict[str, Any]:
+        if request.method == "GET":  # the form shows the record; a save is audited as the change itself
+            await self._audit(request, f"{self.identity}_viewed", request.path_params["pk"], "edit form")
+        return await super().edit_context(request)
+
+    async def check_can_view_details(self, request: Request, model: Any) -> bool:
+        if model is None:  # none, or outside the request's classes: the same 404, but a refusal is kept
+            await self._audit(
+                request, f"{self.identity}_view_denied", request.path_params["pk"], allowed=False
+            )
+            raise not_found()
+        return await super().check_can_view_details(request, model)
+
+    async def _audit(
+        self,
+        request: Request,
+        action: str,
+        pk: str | None = None,
+        details: str | None = None,
+        *,
+        allowed: bool = True,
+    ) -> None:
         """Every page of records is a view of children's data: logged with whose, when it is one child's."""
         async with ctx_of(request).session_factory() as session:
-            student_id = None
-            if pk is not None and pk.isdigit():
-                row = await session.get(self.model, int(pk))
-                student_id = row.id if isinstance(row, Student) else getattr(row, "student_id", None)
+            row = await session.get(self.model, int(pk)) if pk is not None and pk.isdigit() else None
+            if not allowed and row is None:
+                return  # a made-up id is nobody's: nothing to keep in anyone's register
+            student_id = row.id if isinstance(row, Student) else getattr(row, "student_id", None)
             await audit.record(
                 session,
                 action=action,
@@ -129,6 +158,8 @@ class ScopedView(ModelView):
                 student_id=student_id,
                 object_type=self.identity,
                 object_id=pk,
+                allowed=allowed,
+                details=details,
             )
             await session.commit()
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqladmin import BaseView, expose
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
@@ -100,8 +101,29 @@ async def _queue(session: AsyncSession, request: Request) -> list[QueueItem]:
     ]
 
 
-async def _reviewable(session: AsyncSession, request: Request, achievement_id: int) -> Achievement:
-    """The achievement if the signed-in person may review it now, else 404."""
+async def _denied(
+    session: AsyncSession, request: Request, action: str, achievement: Achievement, details: str
+) -> HTTPException:
+    """An attempt on another level's child, kept in their register (as the bot does); then «not found»."""
+    await audit.record(
+        session,
+        action=action,
+        channel=AuditChannel.WEB,
+        actor_account_id=principal_of(request).account_id,
+        student_id=achievement.student_id,
+        object_type="achievement",
+        object_id=achievement.id,
+        allowed=False,
+        details=details,
+    )
+    await session.commit()
+    return not_found()
+
+
+async def _reviewable(
+    session: AsyncSession, request: Request, achievement_id: int, action: str
+) -> Achievement:
+    """The achievement if the signed-in person may review it now, else 404 (a refusal is audited)."""
     row = (
         await session.exec(
             select(Achievement, Student, SchoolClass)
@@ -110,8 +132,10 @@ async def _reviewable(session: AsyncSession, request: Request, achievement_id: i
             .where(col(Achievement.id) == achievement_id)
         )
     ).first()
-    if row is None or not access.may_review(principal_of(request), row[1], row[2]):
+    if row is None:
         raise not_found()
+    if not access.may_review(principal_of(request), row[1], row[2]):
+        raise await _denied(session, request, "achievement_review_denied", row[0], f"action={action}")
     return row[0]
 
 
@@ -143,6 +167,18 @@ class ModerationPage(BaseView):
     async def queue(self, request: Request) -> Response:
         async with ctx_of(request).session_factory() as session:
             items = await _queue(session, request)
+            # As in the bot: every child listed in the queue is a view of that child's data.
+            for item in items:
+                await audit.record(
+                    session,
+                    action="review_queue_viewed",
+                    channel=AuditChannel.WEB,
+                    actor_account_id=principal_of(request).account_id,
+                    student_id=item.student.id,
+                    object_type="achievement",
+                    object_id=item.achievement.id,
+                )
+            await session.commit()
         notice = NOTICES.get(request.query_params.get("notice", ""))
         return await render(
             request,
@@ -175,7 +211,7 @@ class ModerationPage(BaseView):
         principal = principal_of(request)
         achievement_id = request.path_params["achievement_id"]
         async with ctx.session_factory() as session:
-            await _reviewable(session, request, achievement_id)
+            await _reviewable(session, request, achievement_id, decision.value)
             try:
                 with _school_language(ctx):
                     outcome = await submissions.decide(
@@ -200,7 +236,7 @@ class ModerationPage(BaseView):
         form = await request.form()
         achievement_id = request.path_params["achievement_id"]
         async with ctx.session_factory() as session:
-            achievement = await _reviewable(session, request, achievement_id)
+            achievement = await _reviewable(session, request, achievement_id, "correct")
             changes: dict[str, Any] = {}
             for name in ("category", "level", "result", "title"):
                 value = str(form.get(name) or "").strip()
@@ -239,14 +275,16 @@ class ModerationPage(BaseView):
                     .where(col(EvidenceFile.id) == request.path_params["file_id"])
                 )
             ).first()
+            if row is None:
+                raise not_found()
+            evidence, achievement, student, school_class = row
             class_ids = class_ids_of(request)
             if (
-                row is None
-                or (class_ids is not None and row[3].id not in class_ids)
-                or not access.may_view_achievement(principal, row[1], row[2], row[3])
-            ):
-                raise not_found()
-            evidence, achievement, student, _class = row
+                class_ids is not None and school_class.id not in class_ids
+            ) or not access.may_view_achievement(principal, achievement, student, school_class):
+                raise await _denied(
+                    session, request, "evidence_view_denied", achievement, f"file={evidence.id}"
+                )
             path = media_file(ctx.settings.media_dir, evidence.path)
             if path is None:
                 raise not_found()

@@ -97,6 +97,20 @@ class StudentView(ScopedView, model=Student):
     # Names, birth date and e-journal id; the class changes with a roster import, the status below.
     form_columns = ["surname", "name", "patronymic", "birth_date", "external_id"]
 
+    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        # SQLAdmin would show the database's own error (in English, with SQL); its message is shown instead.
+        external_id = data.get("external_id")
+        if external_id:
+            async with ctx_of(request).session_factory() as session:
+                taken = (
+                    await session.exec(
+                        select(Student.id).where(Student.external_id == external_id, Student.id != model.id)
+                    )
+                ).first()
+            if taken is not None:
+                raise ValueError(_("Этот внешний ID уже записан у другого ученика."))
+        await super().on_model_change(data, model, is_created, request)
+
     async def details_context(self, request: Request) -> dict[str, Any]:
         context = await super().details_context(request)
         context["may_change_status"] = access.may_manage_roster(principal_of(request))
