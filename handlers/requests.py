@@ -57,7 +57,7 @@ def _nav(builder: InlineKeyboardBuilder, *, back: bool) -> InlineKeyboardBuilder
 # -- entry ----------------------------------------------------------------------------------------------
 
 
-@router.message(StateFilter(None), F.text == BTN_REQUEST)
+@router.message(StateFilter(None, ResultsRequestDialog), F.text == BTN_REQUEST)  # again mid-request: over
 async def cmd_request(
     message: Message, state: FSMContext, session: AsyncSession, principal: Principal
 ) -> None:

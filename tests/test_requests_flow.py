@@ -136,3 +136,25 @@ async def test_a_menu_button_at_the_code_prompt_leaves_the_prompt(bot: BotHarnes
     await teacher.wait_for("Пришлите код")
     teacher.send_text("❓ Помощь")
     assert "Проверка кода отменена" in (await teacher.next_message()).text
+
+
+async def test_the_menu_button_pressed_again_mid_request_starts_it_over(bot: BotHarness) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    sibling = await add_student(bot, "3Б", "Иванова", "Анна")
+    parent = await guardian_of(bot, child, sibling)
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("По какому ребёнку")
+    parent.send_text("📄 Запросить результаты")  # a clumsy second tap: the question again, not «не понимаю»
+    assert "По какому ребёнку" in ((await parent.next_message()).text or "")
+    parent.press("Иванова Анна")
+    await parent.wait_for("За какой период")
+    parent.send_text("📄 Запросить результаты")
+    again = await parent.next_message()
+    assert "По какому ребёнку" in (again.text or "")
+    parent.press("Иванов Пётр")
+    await parent.wait_for("Выписка о достижениях: Иванов Пётр")
+    parent.press("Все годы")
+    document = await parent.wait_for("по запросу от", timeout=10)
+    assert "Иванов Пётр" in (document.caption or "")
+    async with bot.session_factory() as session:
+        assert [r.student_id for r in (await session.exec(select(ResultsRequest))).all()] == [child]
