@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import RewardCb
 from bot.config import Settings
+from bot.i18n_text import in_language
 from bot.keyboards import BTN_REWARD, main_menu
 from bot.replies import edit_or_answer
 from bot.services import access, audit, rewards, submissions
@@ -279,7 +280,9 @@ async def cb_reason_preset(
     if await _target(query, state, session, principal) is None:
         return
     await query.answer()
-    await state.update_data(reason=str(REASON_PRESETS[index]))
+    with in_language(""):  # the record is the school's, in its language, whatever the teacher reads
+        reason = str(REASON_PRESETS[index])
+    await state.update_data(reason=reason)
     await _ask_next(query, state, session, principal)
 
 
