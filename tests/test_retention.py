@@ -328,6 +328,31 @@ def test_the_command_lists_then_destroys_and_writes_the_act(
     assert sorted(out.iterdir()) == acts
 
 
+def test_apply_destroys_nothing_when_the_act_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}"
+    media, out = tmp_path / "media", tmp_path / "acts"
+    out.write_text("a file where the act's folder should be")
+    world = asyncio.run(_world_for_cli(database_url, media))
+    env = {"DATABASE_URL": database_url, "MEDIA_DIR": str(media)}
+
+    code, stdout, err = cli(monkeypatch, capsys, env, "retention", "--apply", "--out", str(out))
+    assert code == 2 and str(out) in err and "Уничтожено" not in stdout
+    assert all(p.exists() for p in world.leaver_files)  # the act would be lost: so nothing is destroyed
+
+    async def leaver_left() -> Student | None:
+        engine = create_engine(database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                return await session.get(Student, world.leaver)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(leaver_left()) is not None
+
+
 def test_the_students_command_marks_a_student_left(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
