@@ -245,6 +245,26 @@ async def test_apply_destroys_the_leavers_records_and_files_and_nothing_else(
     assert await row_counts(session_factory) == before
 
 
+async def test_apply_goes_on_when_a_file_is_already_missing_on_disk(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    world = await build_world(session_factory, media)
+    gone, kept = world.leaver_files
+    gone.unlink()  # lost from the disk before the period ran out
+
+    async with session_factory() as session:
+        report = await run_retention(session, media, utcnow(), 30, apply=True)
+
+    assert [s.student_id for s in report.students] == [world.leaver] and not kept.exists()
+    async with session_factory() as session:
+        assert await session.get(Student, world.leaver) is None
+        destroyed = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "student_records_destroyed"))
+        ).one()
+    assert destroyed.student_id == world.leaver and "files=2" in (destroyed.details or "")
+
+
 async def test_a_file_of_a_draft_in_progress_is_not_an_orphan(
     session_factory: SessionFactory, tmp_path: Path
 ) -> None:
