@@ -31,7 +31,7 @@ from bot.services.principal import Principal
 from bot.services.rewards import InvalidReward, RewardDenied, RewardProblem, RewardTarget
 from bot.services.submissions import InputProblem, InvalidInput
 from bot.services.taxonomy import RewardKind, label
-from bot.states import RewardDialog
+from bot.states import ResultsRequestDialog, RewardDialog
 from models import Achievement, SchoolClass, Student
 from models.enums import AuditChannel, StudentStatus
 
@@ -64,8 +64,8 @@ REASON_PRESETS = (
 # -- entry ----------------------------------------------------------------------------------------------
 
 
-@router.message(StateFilter(None, RewardDialog), Command("reward"))
-@router.message(StateFilter(None, RewardDialog), F.text == BTN_REWARD)
+@router.message(StateFilter(None, RewardDialog, ResultsRequestDialog), Command("reward"))
+@router.message(StateFilter(None, RewardDialog, ResultsRequestDialog), F.text == BTN_REWARD)
 async def cmd_reward(
     message: Message, state: FSMContext, session: AsyncSession, principal: Principal
 ) -> None:

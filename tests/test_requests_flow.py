@@ -12,7 +12,7 @@ from sqlmodel import select
 from models import Achievement, AuditEvent, ResultsRequest
 from models.enums import AchievementStatus, RequestScope, Source, StaffRole
 from tests.harness import BotHarness
-from tests.people import add_student, guardian_of, join, staff_member, student_code
+from tests.people import add_student, guardian_code, guardian_of, join, staff_member, student_code
 
 
 async def approve(bot: BotHarness, student_id: int, title: str, number: str, event_date: date) -> None:
@@ -158,3 +158,29 @@ async def test_the_menu_button_pressed_again_mid_request_starts_it_over(bot: Bot
     assert "Иванов Пётр" in (document.caption or "")
     async with bot.session_factory() as session:
         assert [r.student_id for r in (await session.exec(select(ResultsRequest))).all()] == [child]
+
+
+async def test_a_request_left_half_way_does_not_block_a_photo_or_another_menu_button(bot: BotHarness) -> None:
+    from tests.test_submission_flow import photo
+
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    sibling = await add_student(bot, "3Б", "Иванова", "Анна")
+    parent = await guardian_of(bot, child, sibling)
+    teacher_parent = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А")
+    await join(teacher_parent, await guardian_code(bot, sibling))
+
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("По какому ребёнку")
+    parent.send_photo(photo())  # changed their mind: a diploma instead
+    assert "Не понимаю" not in ((await parent.next_message()).text or "")
+    parent.send_text("/cancel")
+    await parent.wait_for("отменено")
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("По какому ребёнку")
+    parent.send_text("➕ Добавить достижение")
+    assert "Не понимаю" not in ((await parent.next_message()).text or "")
+
+    teacher_parent.send_text("📄 Запросить результаты")
+    await teacher_parent.wait_for("За какой период")
+    teacher_parent.send_text("🏅 Поощрить")
+    await teacher_parent.wait_for("Класс 5А. Кого поощрить?")
