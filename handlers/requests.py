@@ -148,7 +148,7 @@ async def cb_back(
 async def _allowed_student(
     query: CallbackQuery, session: AsyncSession, principal: Principal, value: str
 ) -> Student | None:
-    student = await session.get(Student, int(value)) if value.isdigit() else None
+    student = await session.get(Student, int(value)) if value.isdigit() and int(value) < 2**63 else None
     if student is None or not access.may_request_extract(principal, student):
         await audit.record(
             session,

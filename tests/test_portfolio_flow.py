@@ -492,3 +492,29 @@ async def test_a_student_tries_a_siblings_data_by_every_other_path(
     assert link.status == GuardianLinkStatus.CONFIRMED  # the pupil cannot withdraw their parent's consent
     assert {e.action for e in denied} >= {"extract_request_denied", "consent_withdrawn", "portfolio_viewed"}
     assert all(e.student_id in (sibling, None) for e in denied)
+
+
+async def test_forged_ids_too_big_for_the_database_are_refused_politely_and_audited(
+    bot: BotHarness, family: dict[str, Any]
+) -> None:
+    huge = 2**70  # fits a callback, not an SQLite integer
+    parent: FakeUser = family["parent"]
+    parent.send_text("📄 Запросить результаты")
+    question = await parent.wait_for("По какому ребёнку")
+    for data in (f"gc:open:{huge}", f"gc:withdraw:{huge}", f"gc:confirm:{huge}"):
+        answer = (await parent.press_callback(question.message_id, data).wait_answer())["text"]
+        assert "больше не связан" in answer, data
+    parent.press("Иванов Пётр")
+    question = await parent.wait_for("За какой период")
+    answer = (await parent.press_callback(question.message_id, f"rq:scope:all_years:{huge}").wait_answer())[
+        "text"
+    ]
+    assert "Нет доступа" in answer
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А")
+    teacher.send_text("/reward")
+    question = await teacher.wait_for("Кого поощрить")
+    answer = (await teacher.press_callback(question.message_id, f"rw:student:{huge}").wait_answer())["text"]
+    assert "Нет доступа" in answer
+    async with bot.session_factory() as session:
+        denied = (await session.exec(select(AuditEvent).where(col(AuditEvent.allowed).is_(False)))).all()
+    assert {e.action for e in denied} >= {"extract_request_denied", "reward_denied"}
