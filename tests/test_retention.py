@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -279,6 +280,40 @@ async def test_a_file_of_a_draft_in_progress_is_not_an_orphan(
         await session.commit()
         report = await run_retention(session, media, utcnow(), 30, apply=True)
     assert report.orphan_files == [] and path.exists()
+
+
+async def test_a_draft_about_the_destroyed_student_goes_with_them_and_its_photo_too(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    from models import FsmRecord
+
+    media = tmp_path / "media"
+    world = await build_world(session_factory, media)
+    relative, path = evidence_on_disk(media)  # sent minutes ago: not an orphan by age
+    kept_relative, kept_path = evidence_on_disk(media)
+    async with session_factory() as session:
+        session.add_all(
+            [
+                FsmRecord(
+                    key="7:7",
+                    state="Submission:title",
+                    data=json.dumps(
+                        {"student_id": world.leaver, "files": [{"path": relative}], "title": "Диплом"}
+                    ),
+                ),
+                FsmRecord(
+                    key="8:8",
+                    state="Submission:title",
+                    data=json.dumps({"student_id": world.active, "files": [{"path": kept_relative}]}),
+                ),
+            ]
+        )
+        await session.commit()
+        await run_retention(session, media, utcnow(), 30, apply=True)
+    async with session_factory() as session:
+        keys = (await session.exec(select(FsmRecord.key))).all()
+    assert keys == ["8:8"]  # the leaver's half-entered diploma is personal data too
+    assert not path.exists() and kept_path.exists()
 
 
 def test_every_table_that_points_at_a_student_is_destroyed_with_them() -> None:
