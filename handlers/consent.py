@@ -29,7 +29,7 @@ async def _own_child(
     query: CallbackQuery, session: AsyncSession, principal: Principal, student_id: int
 ) -> tuple[Student, SchoolClass] | None:
     """The child, if the person is still their confirmed guardian; otherwise a polite refusal."""
-    student = await session.get(Student, student_id)
+    student = await session.get(Student, student_id) if 0 < student_id < 2**63 else None  # forged: no row
     if student is None or not access.may_withdraw_consent(principal, student):
         await answer_query(query, _("Этот ребёнок больше не связан с вашим аккаунтом."), alert=True)
         return None

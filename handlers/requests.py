@@ -57,7 +57,7 @@ def _nav(builder: InlineKeyboardBuilder, *, back: bool) -> InlineKeyboardBuilder
 # -- entry ----------------------------------------------------------------------------------------------
 
 
-@router.message(StateFilter(None), F.text == BTN_REQUEST)
+@router.message(StateFilter(None, ResultsRequestDialog), F.text == BTN_REQUEST)  # again mid-request: over
 async def cmd_request(
     message: Message, state: FSMContext, session: AsyncSession, principal: Principal
 ) -> None:
@@ -148,7 +148,7 @@ async def cb_back(
 async def _allowed_student(
     query: CallbackQuery, session: AsyncSession, principal: Principal, value: str
 ) -> Student | None:
-    student = await session.get(Student, int(value)) if value.isdigit() else None
+    student = await session.get(Student, int(value)) if value.isdigit() and int(value) < 2**63 else None
     if student is None or not access.may_request_extract(principal, student):
         await audit.record(
             session,

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import RewardCb
 from bot.config import Settings
+from bot.i18n_text import in_language
 from bot.keyboards import BTN_REWARD, main_menu
 from bot.replies import edit_or_answer
 from bot.services import access, audit, rewards, submissions
@@ -30,7 +31,7 @@ from bot.services.principal import Principal
 from bot.services.rewards import InvalidReward, RewardDenied, RewardProblem, RewardTarget
 from bot.services.submissions import InputProblem, InvalidInput
 from bot.services.taxonomy import RewardKind, label
-from bot.states import RewardDialog
+from bot.states import ResultsRequestDialog, RewardDialog
 from models import Achievement, SchoolClass, Student
 from models.enums import AuditChannel, StudentStatus
 
@@ -63,8 +64,8 @@ REASON_PRESETS = (
 # -- entry ----------------------------------------------------------------------------------------------
 
 
-@router.message(StateFilter(None, RewardDialog), Command("reward"))
-@router.message(StateFilter(None, RewardDialog), F.text == BTN_REWARD)
+@router.message(StateFilter(None, RewardDialog, ResultsRequestDialog), Command("reward"))
+@router.message(StateFilter(None, RewardDialog, ResultsRequestDialog), F.text == BTN_REWARD)
 async def cmd_reward(
     message: Message, state: FSMContext, session: AsyncSession, principal: Principal
 ) -> None:
@@ -279,7 +280,9 @@ async def cb_reason_preset(
     if await _target(query, state, session, principal) is None:
         return
     await query.answer()
-    await state.update_data(reason=str(REASON_PRESETS[index]))
+    with in_language(""):  # the record is the school's, in its language, whatever the teacher reads
+        reason = str(REASON_PRESETS[index])
+    await state.update_data(reason=reason)
     await _ask_next(query, state, session, principal)
 
 

@@ -39,7 +39,7 @@ from bot.services.evidence import (
 from bot.services.principal import Principal
 from bot.services.submissions import InputProblem, InvalidInput, SubmissionDraft
 from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, label, results_for
-from bot.states import Submission
+from bot.states import ResultsRequestDialog, Submission
 from models import Achievement, SchoolClass, Student
 from models.enums import AchievementStatus, AuditChannel, Source, StudentStatus
 
@@ -56,7 +56,8 @@ STEPS = ["child", "evidence", "category", "level", "result", "title", "date", "s
 # -- entry ----------------------------------------------------------------------------------------------
 
 
-@router.message(StateFilter(None), F.text == BTN_SUBMIT)
+# A results request left at its buttons (ResultsRequestDialog) does not hold up the menu.
+@router.message(StateFilter(None, ResultsRequestDialog), F.text == BTN_SUBMIT)
 async def cmd_submit(
     message: Message, state: FSMContext, session: AsyncSession, principal: Principal
 ) -> None:
@@ -67,7 +68,7 @@ async def cmd_submit(
     await _ask_next(message, state, session, principal)
 
 
-@router.message(StateFilter(None), F.photo | F.document)
+@router.message(StateFilter(None, ResultsRequestDialog), F.photo | F.document)
 async def on_file_from_menu(
     message: Message,
     state: FSMContext,

@@ -16,8 +16,8 @@ from sqlmodel import col, select
 from bot.services import evidence
 from bot.services.portfolio import academic_year
 from bot.services.submissions import InputProblem, InvalidInput, validate_title
-from models import Account, Achievement, AuditEvent, EvidenceFile, Reward
-from models.enums import AchievementStatus, Source, StaffRole
+from models import Account, Achievement, AuditEvent, EvidenceFile, GuardianLink, ResultsRequest, Reward
+from models.enums import AchievementStatus, GuardianLinkStatus, Source, StaffRole
 from tests.harness import BotHarness
 from tests.people import add_student, guardian_of, join, staff_member, student_code
 from tests.tg_users import FakeUser
@@ -457,3 +457,64 @@ async def test_the_fullest_pages_stay_within_telegram_limits(bot: BotHarness) ->
     pupil.press("1. 🏆")
     details = await pupil.wait_for("Достижение № ")
     assert utf16_length(text_of(details)) <= 4096 and "🏆" * 200 in text_of(details)
+
+
+async def test_a_student_tries_a_siblings_data_by_every_other_path(
+    bot: BotHarness, family: dict[str, Any]
+) -> None:
+    """Besides the portfolio (above): the results request, the consent card, the reward wizard, /verify."""
+    pupil: FakeUser = family["pupil"]
+    sibling = family["sibling"]
+    pupil.send_text("📄 Запросить результаты")
+    question = await pupil.wait_for("Выписка о достижениях: Иванов Пётр")  # only themself to choose
+    for data in (
+        f"rq:scope:all_years:{sibling}",
+        f"rq:scope:current_year:{sibling}",
+        f"gc:open:{sibling}",
+        f"gc:withdraw:{sibling}",
+        f"gc:confirm:{sibling}",
+        f"rw:student:{sibling}",
+        f"pf:page:{sibling}:0:0",
+    ):
+        answer = (await pupil.press_callback(question.message_id, data).wait_answer())["text"]
+        assert "Нет доступа" in answer or "не связан" in answer or "устарела" in answer, data
+    pupil.send_text("/reward")
+    await pupil.wait_for("Записывать поощрения могут")
+    pupil.send_text("/verify AAAA-AAAB-ELZU-ITMU-ZELR-3YBE")
+    await pupil.wait_for("только работники школы")
+    await bot.server.idle()
+    assert not any(name in text_of(m) for m in pupil.messages for name in ("Иванова", "Анна"))
+    async with bot.session_factory() as session:
+        assert (await session.exec(select(ResultsRequest))).all() == []
+        assert (await session.exec(select(Reward))).all() == []
+        link = (await session.exec(select(GuardianLink).where(GuardianLink.student_id == sibling))).one()
+        denied = (await session.exec(select(AuditEvent).where(col(AuditEvent.allowed).is_(False)))).all()
+    assert link.status == GuardianLinkStatus.CONFIRMED  # the pupil cannot withdraw their parent's consent
+    assert {e.action for e in denied} >= {"extract_request_denied", "consent_withdrawn", "portfolio_viewed"}
+    assert all(e.student_id in (sibling, None) for e in denied)
+
+
+async def test_forged_ids_too_big_for_the_database_are_refused_politely_and_audited(
+    bot: BotHarness, family: dict[str, Any]
+) -> None:
+    huge = 2**70  # fits a callback, not an SQLite integer
+    parent: FakeUser = family["parent"]
+    parent.send_text("📄 Запросить результаты")
+    question = await parent.wait_for("По какому ребёнку")
+    for data in (f"gc:open:{huge}", f"gc:withdraw:{huge}", f"gc:confirm:{huge}"):
+        answer = (await parent.press_callback(question.message_id, data).wait_answer())["text"]
+        assert "больше не связан" in answer, data
+    parent.press("Иванов Пётр")
+    question = await parent.wait_for("За какой период")
+    answer = (await parent.press_callback(question.message_id, f"rq:scope:all_years:{huge}").wait_answer())[
+        "text"
+    ]
+    assert "Нет доступа" in answer
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А")
+    teacher.send_text("/reward")
+    question = await teacher.wait_for("Кого поощрить")
+    answer = (await teacher.press_callback(question.message_id, f"rw:student:{huge}").wait_answer())["text"]
+    assert "Нет доступа" in answer
+    async with bot.session_factory() as session:
+        denied = (await session.exec(select(AuditEvent).where(col(AuditEvent.allowed).is_(False)))).all()
+    assert {e.action for e in denied} >= {"extract_request_denied", "reward_denied"}

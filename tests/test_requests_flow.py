@@ -12,7 +12,7 @@ from sqlmodel import select
 from models import Achievement, AuditEvent, ResultsRequest
 from models.enums import AchievementStatus, RequestScope, Source, StaffRole
 from tests.harness import BotHarness
-from tests.people import add_student, guardian_of, join, staff_member, student_code
+from tests.people import add_student, guardian_code, guardian_of, join, staff_member, student_code
 
 
 async def approve(bot: BotHarness, student_id: int, title: str, number: str, event_date: date) -> None:
@@ -136,3 +136,51 @@ async def test_a_menu_button_at_the_code_prompt_leaves_the_prompt(bot: BotHarnes
     await teacher.wait_for("Пришлите код")
     teacher.send_text("❓ Помощь")
     assert "Проверка кода отменена" in (await teacher.next_message()).text
+
+
+async def test_the_menu_button_pressed_again_mid_request_starts_it_over(bot: BotHarness) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    sibling = await add_student(bot, "3Б", "Иванова", "Анна")
+    parent = await guardian_of(bot, child, sibling)
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("По какому ребёнку")
+    parent.send_text("📄 Запросить результаты")  # a clumsy second tap: the question again, not «не понимаю»
+    assert "По какому ребёнку" in ((await parent.next_message()).text or "")
+    parent.press("Иванова Анна")
+    await parent.wait_for("За какой период")
+    parent.send_text("📄 Запросить результаты")
+    again = await parent.next_message()
+    assert "По какому ребёнку" in (again.text or "")
+    parent.press("Иванов Пётр")
+    await parent.wait_for("Выписка о достижениях: Иванов Пётр")
+    parent.press("Все годы")
+    document = await parent.wait_for("по запросу от", timeout=10)
+    assert "Иванов Пётр" in (document.caption or "")
+    async with bot.session_factory() as session:
+        assert [r.student_id for r in (await session.exec(select(ResultsRequest))).all()] == [child]
+
+
+async def test_a_request_left_half_way_does_not_block_a_photo_or_another_menu_button(bot: BotHarness) -> None:
+    from tests.test_submission_flow import photo
+
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    sibling = await add_student(bot, "3Б", "Иванова", "Анна")
+    parent = await guardian_of(bot, child, sibling)
+    teacher_parent = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А")
+    await join(teacher_parent, await guardian_code(bot, sibling))
+
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("По какому ребёнку")
+    parent.send_photo(photo())  # changed their mind: a diploma instead
+    assert "Не понимаю" not in ((await parent.next_message()).text or "")
+    parent.send_text("/cancel")
+    await parent.wait_for("отменено")
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("По какому ребёнку")
+    parent.send_text("➕ Добавить достижение")
+    assert "Не понимаю" not in ((await parent.next_message()).text or "")
+
+    teacher_parent.send_text("📄 Запросить результаты")
+    await teacher_parent.wait_for("За какой период")
+    teacher_parent.send_text("🏅 Поощрить")
+    await teacher_parent.wait_for("Класс 5А. Кого поощрить?")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -245,6 +246,26 @@ async def test_apply_destroys_the_leavers_records_and_files_and_nothing_else(
     assert await row_counts(session_factory) == before
 
 
+async def test_apply_goes_on_when_a_file_is_already_missing_on_disk(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    world = await build_world(session_factory, media)
+    gone, kept = world.leaver_files
+    gone.unlink()  # lost from the disk before the period ran out
+
+    async with session_factory() as session:
+        report = await run_retention(session, media, utcnow(), 30, apply=True)
+
+    assert [s.student_id for s in report.students] == [world.leaver] and not kept.exists()
+    async with session_factory() as session:
+        assert await session.get(Student, world.leaver) is None
+        destroyed = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "student_records_destroyed"))
+        ).one()
+    assert destroyed.student_id == world.leaver and "files=2" in (destroyed.details or "")
+
+
 async def test_a_file_of_a_draft_in_progress_is_not_an_orphan(
     session_factory: SessionFactory, tmp_path: Path
 ) -> None:
@@ -259,6 +280,40 @@ async def test_a_file_of_a_draft_in_progress_is_not_an_orphan(
         await session.commit()
         report = await run_retention(session, media, utcnow(), 30, apply=True)
     assert report.orphan_files == [] and path.exists()
+
+
+async def test_a_draft_about_the_destroyed_student_goes_with_them_and_its_photo_too(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    from models import FsmRecord
+
+    media = tmp_path / "media"
+    world = await build_world(session_factory, media)
+    relative, path = evidence_on_disk(media)  # sent minutes ago: not an orphan by age
+    kept_relative, kept_path = evidence_on_disk(media)
+    async with session_factory() as session:
+        session.add_all(
+            [
+                FsmRecord(
+                    key="7:7",
+                    state="Submission:title",
+                    data=json.dumps(
+                        {"student_id": world.leaver, "files": [{"path": relative}], "title": "Диплом"}
+                    ),
+                ),
+                FsmRecord(
+                    key="8:8",
+                    state="Submission:title",
+                    data=json.dumps({"student_id": world.active, "files": [{"path": kept_relative}]}),
+                ),
+            ]
+        )
+        await session.commit()
+        await run_retention(session, media, utcnow(), 30, apply=True)
+    async with session_factory() as session:
+        keys = (await session.exec(select(FsmRecord.key))).all()
+    assert keys == ["8:8"]  # the leaver's half-entered diploma is personal data too
+    assert not path.exists() and kept_path.exists()
 
 
 def test_every_table_that_points_at_a_student_is_destroyed_with_them() -> None:
@@ -326,6 +381,31 @@ def test_the_command_lists_then_destroys_and_writes_the_act(
     code, stdout, _err = cli(monkeypatch, capsys, env, "retention", "--apply", "--out", str(out))
     assert code == 0 and "истёк, нет" in stdout
     assert sorted(out.iterdir()) == acts
+
+
+def test_apply_destroys_nothing_when_the_act_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}"
+    media, out = tmp_path / "media", tmp_path / "acts"
+    out.write_text("a file where the act's folder should be")
+    world = asyncio.run(_world_for_cli(database_url, media))
+    env = {"DATABASE_URL": database_url, "MEDIA_DIR": str(media)}
+
+    code, stdout, err = cli(monkeypatch, capsys, env, "retention", "--apply", "--out", str(out))
+    assert code == 2 and str(out) in err and "Уничтожено" not in stdout
+    assert all(p.exists() for p in world.leaver_files)  # the act would be lost: so nothing is destroyed
+
+    async def leaver_left() -> Student | None:
+        engine = create_engine(database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                return await session.get(Student, world.leaver)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(leaver_left()) is not None
 
 
 def test_the_students_command_marks_a_student_left(

@@ -187,3 +187,34 @@ async def test_a_deputy_picks_a_class_pages_students_and_goes_back(bot: BotHarne
     async with bot.session_factory() as session:
         reward = (await session.exec(select(Reward))).one()
     assert (reward.kind, reward.order_number, reward.achievement_id) == ("gift", None, None)
+
+
+async def test_a_preset_reason_is_recorded_in_the_schools_language_whatever_the_teachers(
+    bot: BotHarness,
+) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А")
+    parent = await guardian_of(bot, child)
+    teacher.send_text("/lang")
+    await teacher.wait_for("Choose your language")
+    teacher.press("🇬🇧 English")
+    await teacher.wait_for("English")
+    teacher.send_text("/reward")
+    await teacher.wait_for("Who should be rewarded?")
+    teacher.press("Иванов Пётр")
+    await teacher.wait_for("Choose the kind of reward")
+    teacher.press("Commendation")
+    await teacher.wait_for("What is the reward for?")
+    teacher.press("For excellent studies")
+    await teacher.wait_for("Date of the reward?")
+    teacher.press("Today")
+    await teacher.wait_for("Order number?")
+    teacher.press("No order")
+    await teacher.wait_for("Please check the reward")
+    teacher.press("💾 Save")
+    await teacher.wait_for("✅ Reward recorded")
+    async with bot.session_factory() as session:
+        reward = (await session.exec(select(Reward))).one()
+    assert reward.reason == "За отличную учёбу"  # the school's record, as a Russian teacher would leave it
+    notice = await parent.wait_for("Поощрение: Благодарность", timeout=10)
+    assert "За что: За отличную учёбу" in (notice.text or "")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 from pathlib import Path
 
 from bot.config import Settings
@@ -35,12 +37,25 @@ def command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.migrate import upgrade_database
 
     upgrade_database(settings.database_url)
+    if args.apply and not _writable(args.out):  # records without their act would be gone for good
+        print(
+            _("Не могу записать акт в {path}: ничего не уничтожено.").format(path=args.out), file=sys.stderr
+        )
+        return 2
     report = asyncio.run(_run(settings, apply=args.apply))
     print(format_report(report, settings))
     if report.applied and (report.students or report.orphan_files):
         for path in write_act(report, settings, args.out):
             print(_("Акт: {path}").format(path=path))
     return 0
+
+
+def _writable(out: Path) -> bool:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(out, os.W_OK)
 
 
 async def _run(settings: Settings, *, apply: bool) -> RetentionReport:

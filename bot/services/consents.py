@@ -65,7 +65,7 @@ async def withdraw_consent(
 ) -> Withdrawal | None:
     """Withdraw the guardian's consent for this child; commits. None (and a denied audit row when the
     child exists) when this person is not, or no longer, a confirmed guardian of the child."""
-    student = await session.get(Student, student_id)
+    student = await session.get(Student, student_id) if 0 < student_id < 2**63 else None  # SQLite's range
     account_id = principal.account_id
     if student is None or account_id is None or not access.may_withdraw_consent(principal, student):
         return await _denied(session, principal, student, channel)

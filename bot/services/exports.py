@@ -101,15 +101,15 @@ async def export_sheet(
         ExportKind.REQUESTS: _requests,
         ExportKind.REWARDS: _rewards,
     }[kind]
-    sheet, student_ids = await builder(session, pupils, period, tz)
+    sheet, exported = await builder(session, pupils, period, tz)
     await audit.record(
         session, action="export", channel=channel, actor_account_id=principal.account_id,
         object_type="export", object_id=kind, details=f"{details}; rows={len(sheet.rows)}",
     )  # fmt: skip
-    for student_id in sorted(set(student_ids)):  # one row per child, so that `audit --student` shows it
+    for student_id in sorted(exported):  # one row per child in the file: their access register shows it
         await audit.record(
             session, action="export", channel=channel, actor_account_id=principal.account_id,
-            student_id=student_id, object_type="export", object_id=kind,
+            student_id=student_id, object_type="export", object_id=kind, details=details,
         )  # fmt: skip
     await session.commit()
     return sheet
@@ -159,7 +159,7 @@ async def _achievements_in(
 
 async def _gifted(
     session: AsyncSession, pupils: dict[int, _Pupil], period: Period, tz: ZoneInfo
-) -> tuple[Sheet, list[int]]:
+) -> tuple[Sheet, set[int]]:
     """Regional-and-higher wins and prizes, approved, one row per result, students in school order."""
     achievements = [
         a
@@ -192,12 +192,12 @@ async def _gifted(
         ]
         for a in achievements
     ]
-    return Sheet(_("Банк одарённых детей"), columns, rows), [a.student_id for a in achievements]
+    return Sheet(_("Банк одарённых детей"), columns, rows), {a.student_id for a in achievements}
 
 
 async def _achievements(
     session: AsyncSession, pupils: dict[int, _Pupil], period: Period, tz: ZoneInfo
-) -> tuple[Sheet, list[int]]:
+) -> tuple[Sheet, set[int]]:
     """Every achievement whose event falls in the period, in any status."""
     achievements = await _achievements_in(session, pupils, period, approved_only=False)
     evidence = await _evidence_counts(session, [a.id for a in achievements if a.id is not None])
@@ -234,12 +234,12 @@ async def _achievements(
         ]
         for a in achievements
     ]
-    return Sheet(_("Достижения"), columns, rows), [a.student_id for a in achievements]
+    return Sheet(_("Достижения"), columns, rows), {a.student_id for a in achievements}
 
 
 async def _requests(
     session: AsyncSession, pupils: dict[int, _Pupil], period: Period, tz: ZoneInfo
-) -> tuple[Sheet, list[int]]:
+) -> tuple[Sheet, set[int]]:
     """The results requests register (regulation 6.4), in the order they were registered."""
     start, end = period.utc_bounds(tz)
     query = (
@@ -274,12 +274,12 @@ async def _requests(
         ]
         for request, requester in found
     ]
-    return Sheet(_("Журнал запросов"), columns, rows), [request.student_id for request, _a in found]
+    return Sheet(_("Журнал запросов"), columns, rows), {request.student_id for request, _requester in found}
 
 
 async def _rewards(
     session: AsyncSession, pupils: dict[int, _Pupil], period: Period, tz: ZoneInfo
-) -> tuple[Sheet, list[int]]:
+) -> tuple[Sheet, set[int]]:
     """Rewards granted in the period, by date."""
     query = (
         select(Reward, Account, Achievement)
@@ -312,7 +312,7 @@ async def _rewards(
         ]
         for reward, granter, achievement in found
     ]
-    return Sheet(_("Поощрения"), columns, rows), [row[0].student_id for row in found]
+    return Sheet(_("Поощрения"), columns, rows), {row[0].student_id for row in found}
 
 
 def _labels(achievement: Achievement) -> tuple[str, str, str]:

@@ -2,9 +2,9 @@
 destroyed once the retention period after that change has passed.
 
 Destroyed with the student: achievements, their status history, evidence rows and the files on disk,
-rewards, results requests, guardian links, invites, the consent history, notifications about them, and
-the student row itself (every table with a foreign key to `student` is in `DESTROYED_WITH_STUDENT`; a test
-fails when a new one appears). The student's own Telegram account stays (the audit log refers to it) with
+rewards, results requests, guardian links, invites, the consent history, notifications about them,
+dialogues in progress about them (FSM drafts in the database), and the student row itself (every table
+with a foreign key to `student` is in `DESTROYED_WITH_STUDENT`; a test fails when a new one appears). The student's own Telegram account stays (the audit log refers to it) with
 its names blanked. The audit log keeps its rows (its `student_id` has no foreign key) and gets one
 «destroyed» event per student, without names. Each student goes in a transaction of its own; files are
 removed after the commit, so a crash can leave only an orphan file, which the orphan sweep takes later.
@@ -13,6 +13,7 @@ removed after the commit, so a crash can leave only an orphan file, which the or
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -145,6 +146,7 @@ async def destroy_student(
     )
     for table in (Reward, ResultsRequest, Notification, GuardianLink, Invite, Consent, Achievement):
         await session.exec(delete(table).where(table.student_id == student_id))  # type: ignore[attr-defined]
+    paths |= await _drop_drafts_about(session, student_id)
     student = await session.get(Student, student_id)
     if student is not None and student.account_id is not None:
         await session.exec(
@@ -172,6 +174,25 @@ async def destroy_student(
         (await session.exec(select(EvidenceFile.path).where(col(EvidenceFile.path).in_(paths)))).all()
     )
     return sorted(paths - still_used)
+
+
+async def _drop_drafts_about(session: AsyncSession, student_id: int) -> set[str]:
+    """Dialogues in progress about the student (a half-entered diploma, a reward, a request) are their data
+    too, and can't be finished now: deleted. Returns the evidence files those drafts held."""
+    paths: set[str] = set()
+    for record in (await session.exec(select(FsmRecord))).all():
+        try:
+            data = json.loads(record.data or "{}")
+        except ValueError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        named = [data.get("student_id"), *(data.get("student_ids") or [])]
+        if student_id not in {int(value) for value in named if str(value).isdigit()}:
+            continue
+        paths |= {f["path"] for f in data.get("files") or [] if isinstance(f, dict) and f.get("path")}
+        await session.delete(record)
+    return paths
 
 
 async def orphan_files(session: AsyncSession, media_dir: Path, now: datetime) -> list[str]:

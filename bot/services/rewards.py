@@ -96,14 +96,21 @@ async def rewardable(
 ) -> RewardTarget | None:
     """The student and their class, loaded now, if `principal` may reward them; None after an audited,
     committed refusal (an unknown student included)."""
+    known = (
+        0 < student_id < 2**63
+    )  # a forged id beyond SQLite's integers: no such student, and no column for it
     row = (
-        await session.exec(
-            select(Student, SchoolClass)
-            .join(SchoolClass, col(SchoolClass.id) == col(Student.class_id))
-            .where(Student.id == student_id)
-            .execution_options(populate_existing=True)
-        )
-    ).first()
+        (
+            await session.exec(
+                select(Student, SchoolClass)
+                .join(SchoolClass, col(SchoolClass.id) == col(Student.class_id))
+                .where(Student.id == student_id)
+                .execution_options(populate_existing=True)
+            )
+        ).first()
+        if known
+        else None
+    )
     if row is not None and access.may_reward(principal, *row):
         return RewardTarget(*row)
     await audit.record(
@@ -112,7 +119,7 @@ async def rewardable(
         channel=channel,
         actor_account_id=principal.account_id,
         actor_telegram_id=actor_telegram_id,
-        student_id=student_id,
+        student_id=student_id if known else None,
         object_type="student",
         object_id=student_id,
         allowed=False,
