@@ -76,17 +76,22 @@ async def browser(user: BenchUser) -> None:
 
 
 async def portfolio_pages(user: BenchUser) -> None:
-    """HOOK (portfolio issue): browse the child's portfolio a few pages and open one achievement.
+    """Browse the child's portfolio: the first page, the next one when there is one, and one achievement.
 
-    Fill in once the portfolio pages land, e.g.::
-
-        user.send_text("📂 Портфолио")
-        await user.wait_for("Портфолио", TIMEOUT)
-        user.press("›")
-        await user.wait_for("стр. 2", TIMEOUT)
-
-    Every update sent here is counted and replayed to the echo bot automatically.
-    """
+    Every update sent here is counted and replayed to the echo bot automatically."""
+    user.send_text("📚 Портфолио")
+    page = await user.wait_for("Портфолио:", TIMEOUT)
+    labels = [text for row in page.buttons for text in row]
+    if "▶️" in labels:
+        pressed = user.press("▶️", page)
+        await user.wait_answer(pressed.id, TIMEOUT)
+        page = await user.wait_for("стр. 2", TIMEOUT)
+        labels = [text for row in page.buttons for text in row]
+    item = next((text for text in labels if text[:1].isdigit()), None)
+    if item is not None:
+        pressed = user.press(item, page)
+        await user.wait_answer(pressed.id, TIMEOUT)
+        await user.wait_for("Достижение №", TIMEOUT)
 
 
 def submitter(photo: bytes) -> Callable[[BenchUser], Awaitable[None]]:
