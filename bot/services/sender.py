@@ -1,8 +1,9 @@
 """The one sender of the outbox: delivers queued notifications within Telegram's limits, each once.
 
 - Rate: messages are spaced evenly, 25 a second overall, and one a second per chat (an album counts as
-  its number of photos). Spacing is measured from when Telegram answered, so within any second the
-  server never receives more.
+  its number of photos). The overall spacing counts from when a request was sent (one request at a
+  time, so the server gets them in order; 25 leaves Telegram's 30 a margin for the network's jitter),
+  the per-chat spacing from when Telegram answered.
 - Exactly once: a row is claimed with a conditional UPDATE before sending (a lease in `not_before`, so
   another sender skips it, and a crashed sender's rows come back after the lease), and marked SENT
   right after Telegram accepts it. Only a crash between those two steps can repeat a message.
@@ -176,10 +177,9 @@ class OutboxSender:
         while (delay := self._next_send_at - self._clock()) > 0:
             await self._sleep(delay)
 
-    def _record_sent(self, chat_id: int, items: int) -> None:
-        now = self._clock()
-        self._next_send_at = now + items / self.max_per_second
-        self._chat_free_at[chat_id] = now + items * self.per_chat_interval
+    def _record_sent(self, chat_id: int, items: int, sent_at: float) -> None:
+        self._next_send_at = sent_at + items / self.max_per_second
+        self._chat_free_at[chat_id] = self._clock() + items * self.per_chat_interval
 
     async def _claim(
         self, session_factory: SessionFactory, job: _Job, now: datetime
@@ -223,6 +223,7 @@ class OutboxSender:
         part = self._parts_done.get(job.notification_id, 0)
         items = _part_sizes(job.payload)[part]
         await self._wait_for_global_slot()
+        sent_at = self._clock()
         try:
             job.message_id = await send_part(bot, job.chat_id, job.payload, part, media_dir)
         except TelegramRetryAfter as error:
@@ -248,7 +249,7 @@ class OutboxSender:
             log.error("notification %s: file unreadable (%s)", job.notification_id, type(error).__name__)
             await self._finish(session_factory, job.notification_id, wall(), error="file unreadable")
         else:
-            self._record_sent(job.chat_id, items)
+            self._record_sent(job.chat_id, items, sent_at)
             self._parts_done[job.notification_id] = part + 1
             return True
         return False
