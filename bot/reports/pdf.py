@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,7 +36,7 @@ def font_coverage(font_file: Path = FONTS_DIR / "DejaVuSans.ttf") -> frozenset[i
         return frozenset(font.getBestCmap())
 
 
-def safe_text(text: str, coverage: frozenset[int] | None = None) -> str:
+def safe_text(text: str, coverage: Set[int] | None = None) -> str:
     """`text` with every character the font can't draw replaced by something visible.
 
     A missing character becomes its compatibility form when the font has that (math letters 𝐀 → A),
@@ -90,10 +90,9 @@ class Document(FPDF):
         super().set_font(family, style, size)
 
     def normalize_text(self, text: str) -> str:
-        font = self.current_font
-        font_file = getattr(font, "ttffile", None)
-        if font_file is not None:
-            text = safe_text(text, font_coverage(Path(font_file)))
+        cmap = getattr(self.current_font, "cmap", None)  # a TrueType font's code points -> glyphs
+        if cmap is not None:
+            text = safe_text(text, cmap.keys())
         return super().normalize_text(text)
 
     def heading(self, text: str, level: int = 1) -> None:
