@@ -24,6 +24,7 @@ from tests.telegram_server import (
     Params,
     RecordedRequest,
     StoredMessage,
+    TelegramError,
     TelegramServer,
     _Pulse,
     too_many_requests,
@@ -75,11 +76,16 @@ class BenchUser(FakeUser):
             raise AssertionError(self._report(f"No {what} in {self.label} within {timeout}s.")) from None
 
     async def wait_answer(self, query_id: str, timeout: float) -> dict[str, Any]:
-        """The bot's answer to one button press of this user."""
+        """The bot's answer to one button press of this user; {} when the bot answered after Telegram's
+        lifetime of a press and was refused (a backlog under load, not a lost update)."""
         query = self.server.callback_query(query_id)
         server = self.server
         assert isinstance(server, BenchServer)
-        return await server.chat_pulse(self.chat_id).until(lambda: query.answer, timeout)
+
+        def answered() -> dict[str, Any] | None:
+            return query.answer if query.answer is not None else {} if query_id in server.too_late else None
+
+        return await server.chat_pulse(self.chat_id).until(answered, timeout)
 
 
 class BenchServer(TelegramServer):
@@ -95,6 +101,7 @@ class BenchServer(TelegramServer):
         self._recent_sends: deque[float] = deque()
         self._chat_last_send: dict[int, float] = {}
         self.polls = 0  # getUpdates calls: the first one means the bot has started
+        self.too_late: set[str] = set()  # presses the bot answered after Telegram's 15 s: refused
 
     # -- users --------------------------------------------------------------------------------------------
 
@@ -116,6 +123,7 @@ class BenchServer(TelegramServer):
         self.latencies.clear()
         self.status_counts.clear()
         self.sent.clear()
+        self.too_late.clear()
 
     # -- offering updates -----------------------------------------------------------------------------------
 
@@ -178,9 +186,13 @@ class BenchServer(TelegramServer):
         self.chat_pulse(message.chat_id).fire()
 
     async def _answer_callback_query(self, params: Params, files: Files) -> bool:
+        query = self._callback_queries.get(str(params.get("callback_query_id", "")))
         try:
             return await super()._answer_callback_query(params, files)
+        except TelegramError:
+            if query is not None and not query.answered:
+                self.too_late.add(query.id)
+            raise
         finally:
-            query = self._callback_queries.get(str(params.get("callback_query_id", "")))
             if query is not None:
                 self.chat_pulse(query.chat_id).fire()

@@ -34,6 +34,7 @@ class Phase:
     elapsed: float
     failures: int
     latencies: list[float]
+    late_presses: int  # answered after Telegram's 15 s lifetime of a press: refused, the user saw a spinner
     replay: list[tuple[list[str], bool]] = field(default_factory=list)  # (kinds, reviewer) per person
 
     @property
@@ -76,6 +77,7 @@ async def play(server: BenchServer, cast: Cast, concurrency: int) -> Phase:
         elapsed=elapsed,
         failures=len(failures),
         latencies=list(server.latencies),
+        late_presses=len(server.too_late),
         replay=replay,
     )
 
@@ -165,12 +167,15 @@ def figures(ours: BotRun, echo: BotRun, users: int, concurrency: int) -> list[Fi
             bool(echo.load.rate) and ours.load.rate / echo.load.rate >= RATIO_GOAL and not failures,
             f"{users} users ({concurrency} at a time), {ours.load.updates} updates in {ours.load.elapsed:.1f} s"
             + (f"; {failures} flows FAILED" if failures else "")
+            + (f"; {ours.load.late_presses} presses answered after 15 s" if ours.load.late_presses else "")
             + (f"; {ours.log_errors} error lines in the bot's log" if ours.log_errors else ""),
             {
                 "updates": ours.load.updates,
                 "elapsed_s": ours.load.elapsed,
                 "echo_elapsed_s": echo.load.elapsed,
                 "failures": failures,
+                "late_presses": ours.load.late_presses,
+                "echo_late_presses": echo.load.late_presses,
                 "bot_log_errors": ours.log_errors,
                 "p50_ms_under_load": percentile(ours.load.latencies, 50) * ms,
                 "p99_ms_under_load": percentile(ours.load.latencies, 99) * ms,
