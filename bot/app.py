@@ -23,6 +23,7 @@ from bot.i18n_text import _
 from bot.middlewares.context import ContextMiddleware
 from bot.middlewares.i18n import AccountI18nMiddleware
 from bot.replies import ExpiredQueryAnswers
+from bot.response_types import PinResponseModels
 from models.db import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def create_bot(settings: Settings) -> Bot:
         if settings.bot_api_url
         else AiohttpSession()
     )
+    session.middleware(PinResponseModels())
     session.middleware(ExpiredQueryAnswers())
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
