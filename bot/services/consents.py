@@ -72,12 +72,12 @@ async def withdraw_consent(
     student = await session.get(Student, student_id) if 0 < student_id < 2**63 else None  # SQLite's range
     account_id = principal.account_id
     if student is None or account_id is None or not access.may_withdraw_consent(principal, student):
-        return await _denied(session, principal, student, channel)
+        return await _denied(session, principal, student.id if student else None, channel)
     by_student = principal.own_student_id == student_id
     unlink = _unlink_student if by_student else _revoke_guardian_link
     if not await unlink(session, account_id, student_id, now):
-        await session.rollback()
-        return await _denied(session, principal, student, channel)
+        await session.rollback()  # the other tap withdrew first
+        return await _denied(session, principal, student_id, channel)
     consent = Consent(
         account_id=account_id,
         student_id=student_id,
@@ -160,15 +160,16 @@ async def _cancel_queued_notifications(session: AsyncSession, account_id: int, s
 
 
 async def _denied(
-    session: AsyncSession, principal: Principal, student: Student | None, channel: AuditChannel
+    session: AsyncSession, principal: Principal, student_id: int | None, channel: AuditChannel
 ) -> None:
-    if student is not None:
+    """A denied row names the child when there is one (an id, not the object: a rollback expired it)."""
+    if student_id is not None:
         await audit.record(
             session,
             action="consent_withdrawn",
             channel=channel,
             actor_account_id=principal.account_id,
-            student_id=student.id,
+            student_id=student_id,
             allowed=False,
         )
         await session.commit()
