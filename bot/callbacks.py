@@ -99,8 +99,8 @@ class PortfolioCb(CallbackData, prefix="pf"):
 
 
 class ChildCb(CallbackData, prefix="gc"):
-    """A guardian's child in «Мои дети»: `action` is open, withdraw (asks), confirm or cancel; the link is
-    checked again on every press."""
+    """A guardian's child in «Мои дети», or a student's own record under «Мой профиль»: `action` is open,
+    withdraw (asks), confirm or cancel; the link is checked again on every press."""
 
     action: str
     student_id: int

@@ -96,3 +96,12 @@ def children_keyboard(children: list[tuple[Student, SchoolClass]]) -> InlineKeyb
         )
     builder.adjust(1)
     return builder.as_markup()
+
+
+def consent_card_keyboard(student_id: int) -> InlineKeyboardMarkup:
+    """Under a child's card (a guardian's «Мои дети») or a student's own profile: withdraw consent."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("🚫 Отозвать согласие"), callback_data=ChildCb(action="withdraw", student_id=student_id)
+    )
+    return builder.as_markup()

@@ -1,4 +1,4 @@
-"""Texts shared by several handlers: role names and the consent text."""
+"""Texts shared by several handlers: role names, the consent text and the student's own card."""
 
 from __future__ import annotations
 
@@ -61,5 +61,18 @@ def consent_text(student_name: str, class_label: str, version: str, is_student: 
                 "в любой момент в боте; после отзыва обработка прекращается."
             ),
             _("Нажмите «Принимаю», чтобы продолжить, или «Не принимаю», чтобы отказаться."),
+        ]
+    )
+
+
+def own_card_text(student_name: str, class_label: str) -> str:
+    """The student's «Мой профиль» card, with the way to withdraw their consent; names already escaped."""
+    return "\n\n".join(
+        [
+            _("Вы: <b>{name}</b>, {class_label} класс.").format(name=student_name, class_label=class_label),
+            _(
+                "Вы дали согласие на обработку своих персональных данных в боте. Его можно отозвать "
+                "кнопкой ниже."
+            ),
         ]
     )

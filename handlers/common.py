@@ -22,6 +22,7 @@ from bot.keyboards import (
     BTN_PROFILE,
     LANGUAGES,
     children_keyboard,
+    consent_card_keyboard,
     language_keyboard,
     main_menu,
     portfolio_buttons,
@@ -32,6 +33,7 @@ from bot.services.access import classes_in_scope
 from bot.services.accounts import set_language, set_reachable
 from bot.services.coverage import classes_coverage
 from bot.services.principal import Principal
+from bot.texts import own_card_text
 from models import Account, SchoolClass, Student
 from models.enums import AuditChannel
 
@@ -72,7 +74,12 @@ def help_text(principal: Principal) -> str:
     if principal.is_guardian:
         parts.append(_("<b>Родителю.</b> «Мои дети» — дети, к которым вы подключены."))
     if principal.is_student:
-        parts.append(_("<b>Ученику.</b> «Мой профиль» — ваши данные в школе."))
+        parts.append(
+            _(
+                "<b>Ученику.</b> «Мой профиль» — ваши данные в школе; там же можно отозвать согласие на их "
+                "обработку."
+            )
+        )
     if access.reviews_submissions(principal):
         parts.append(
             _(
@@ -169,10 +176,8 @@ async def on_profile(message: Message, session: AsyncSession, principal: Princip
         return
     [(student, school_class)] = await _students_with_classes(session, [principal.own_student_id])
     await message.answer(
-        _("Вы: <b>{name}</b>, {class_label} класс.").format(
-            name=html.quote(student.full_name), class_label=html.quote(school_class.label)
-        ),
-        reply_markup=main_menu(principal),
+        own_card_text(html.quote(student.full_name), html.quote(school_class.label)),
+        reply_markup=consent_card_keyboard(principal.own_student_id),
     )
 
 

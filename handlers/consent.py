@@ -1,4 +1,5 @@
-"""A guardian's child card under «Мои дети» and the withdrawal of consent (152-ФЗ)."""
+"""Withdrawing consent (152-ФЗ): a guardian's, from the child's card under «Мои дети», or a student's own,
+from «Мой профиль». The same buttons and steps; the texts speak to whoever withdraws."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import ChildCb
 from bot.config import Settings
-from bot.keyboards import main_menu
+from bot.keyboards import consent_card_keyboard, main_menu
 from bot.replies import answer_query, edit_or_answer
 from bot.services import access
 from bot.services.consents import withdraw_consent
 from bot.services.principal import Principal, load_principal
+from bot.texts import own_card_text
 from models import Account, SchoolClass, Student
 
 router = Router(name="consent")
@@ -25,28 +27,35 @@ router = Router(name="consent")
 OPEN, WITHDRAW, CONFIRM, CANCEL = "open", "withdraw", "confirm", "cancel"
 
 
+def _refusal(principal: Principal) -> str:
+    """A press about a student this person is no longer (or never was) linked to."""
+    if principal.is_guardian:
+        return _("Этот ребёнок больше не связан с вашим аккаунтом.")
+    return _("Эта кнопка больше не действует: ваш аккаунт не связан с этими данными.")
+
+
 async def _own_child(
     query: CallbackQuery, session: AsyncSession, principal: Principal, student_id: int
 ) -> tuple[Student, SchoolClass] | None:
-    """The child, if the person is still their confirmed guardian; otherwise a polite refusal."""
+    """The student, if the person is still them or their confirmed guardian; otherwise a polite refusal."""
     student = await session.get(Student, student_id) if 0 < student_id < 2**63 else None  # forged: no row
     if student is None or not access.may_withdraw_consent(principal, student):
-        await answer_query(query, _("Этот ребёнок больше не связан с вашим аккаунтом."), alert=True)
+        await answer_query(query, _refusal(principal), alert=True)
         return None
     school_class = await session.get(SchoolClass, student.class_id)
     assert school_class is not None
     return student, school_class
 
 
-def _card(student: Student, school_class: SchoolClass) -> tuple[str, InlineKeyboardMarkup]:
-    text = _("<b>{name}</b>, {class_label} класс.").format(
-        name=html.quote(student.full_name), class_label=html.quote(school_class.label)
-    )
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("🚫 Отозвать согласие"), callback_data=ChildCb(action=WITHDRAW, student_id=student.id or 0)
-    )
-    return text, builder.as_markup()
+def _card(
+    principal: Principal, student: Student, school_class: SchoolClass
+) -> tuple[str, InlineKeyboardMarkup]:
+    name, class_label = html.quote(student.full_name), html.quote(school_class.label)
+    if principal.own_student_id == student.id:
+        text = own_card_text(name, class_label)
+    else:
+        text = _("<b>{name}</b>, {class_label} класс.").format(name=name, class_label=class_label)
+    return text, consent_card_keyboard(student.id or 0)
 
 
 @router.callback_query(ChildCb.filter(F.action.in_({OPEN, CANCEL})))
@@ -57,7 +66,34 @@ async def cb_open(
     if found is None:
         return
     await answer_query(query)
-    await edit_or_answer(query, *_card(*found))
+    await edit_or_answer(query, *_card(principal, *found))
+
+
+def _question_to_student() -> str:
+    return _(
+        "Отозвать согласие на обработку ваших персональных данных?\n\n"
+        "После этого сразу:\n"
+        "• ваш аккаунт Telegram будет отключён от вашей записи в школе;\n"
+        "• вы не сможете добавлять достижения, смотреть своё портфолио и запрашивать выписки;\n"
+        "• ваши достижения, ещё не рассмотренные учителем, будут отозваны;\n"
+        "• бот перестанет присылать вам уведомления;\n"
+        "• классный руководитель и администрация школы получат уведомление.\n\n"
+        "Уже одобренные достижения остаются в учёте школы. Чтобы снова подключиться, понадобится новый "
+        "код приглашения от классного руководителя."
+    )
+
+
+def _question_to_guardian(name: str) -> str:
+    return _(
+        "Отозвать согласие на обработку персональных данных ребёнка <b>{name}</b>?\n\n"
+        "После этого сразу:\n"
+        "• вы перестанете получать сведения о ребёнке и уведомления о нём;\n"
+        "• вы не сможете добавлять достижения ребёнка, смотреть его портфолио и запрашивать выписки;\n"
+        "• присланные вами и ещё не рассмотренные достижения будут отозваны;\n"
+        "• классный руководитель и администрация школы получат уведомление.\n\n"
+        "Уже одобренные достижения остаются в учёте школы. Чтобы снова подключиться, понадобится новый "
+        "код приглашения от классного руководителя."
+    ).format(name=name)
 
 
 @router.callback_query(ChildCb.filter(F.action == WITHDRAW))
@@ -69,16 +105,10 @@ async def cb_ask(
         return
     student, _class = found
     await answer_query(query)
-    text = _(
-        "Отозвать согласие на обработку персональных данных ребёнка <b>{name}</b>?\n\n"
-        "После этого сразу:\n"
-        "• вы перестанете получать сведения о ребёнке и уведомления о нём;\n"
-        "• вы не сможете добавлять достижения ребёнка, смотреть его портфолио и запрашивать выписки;\n"
-        "• присланные вами и ещё не рассмотренные достижения будут отозваны;\n"
-        "• классный руководитель и администрация школы получат уведомление.\n\n"
-        "Уже одобренные достижения остаются в учёте школы. Чтобы снова подключиться, понадобится новый "
-        "код приглашения от классного руководителя."
-    ).format(name=html.quote(student.full_name))
+    if principal.own_student_id == student.id:
+        text = _question_to_student()
+    else:
+        text = _question_to_guardian(html.quote(student.full_name))
     builder = InlineKeyboardBuilder()
     builder.button(text=_("Да, отозвать"), callback_data=ChildCb(action=CONFIRM, student_id=student.id or 0))
     builder.button(text=_("Отмена"), callback_data=ChildCb(action=CANCEL, student_id=student.id or 0))
@@ -98,19 +128,24 @@ async def cb_confirm(
 ) -> None:
     outcome = await withdraw_consent(session, principal, callback_data.student_id, datetime.now(settings.tz))
     if outcome is None:
-        await answer_query(query, _("Этот ребёнок больше не связан с вашим аккаунтом."), alert=True)
+        await answer_query(query, _refusal(principal), alert=True)
         return
     await answer_query(query)
-    # A dialogue about this child (an achievement half entered, a request) must not go on.
+    # A dialogue about this student (an achievement half entered, a request) must not go on.
     if (await state.get_data()).get("student_id") == callback_data.student_id:
         await state.clear()
-    await edit_or_answer(
-        query,
-        _(
+    if outcome.by_student:
+        done = _(
+            "Согласие отозвано. Ваш аккаунт отключён от вашей записи в школе; школа уведомлена, бот больше "
+            "не будет присылать вам уведомления. Уже одобренные достижения остаются в учёте школы. Чтобы "
+            "снова подключиться, попросите новый код приглашения у классного руководителя."
+        )
+    else:
+        done = _(
             "Согласие отозвано. Вы больше не связаны с учеником {name}; школа уведомлена и не будет "
             "присылать вам сведения о нём."
-        ).format(name=html.quote(outcome.student_name)),
-    )
+        ).format(name=html.quote(outcome.student_name))
+    await edit_or_answer(query, done)
     now_principal = await load_principal(session, account)
     if query.bot is not None:
         await query.bot.send_message(

@@ -56,7 +56,7 @@ student_a                   review             no   no       no
 student_a                   withdraw           yes  no       no
 student_a                   reward             no   no       no
 student_a                   request_extract    yes  no       no
-student_a                   withdraw_consent   no   no       no
+student_a                   withdraw_consent   yes  no       no
 student_a                   verify             no   no       no
 student_a                   export             no   no       no
 student_a                   manage_roster      no   no       no

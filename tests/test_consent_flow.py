@@ -1,5 +1,6 @@
-"""A guardian withdraws consent for one child (152-ФЗ) through the local Bot API server: the link goes at
-once, the guardian can no longer act about that child by any button, the staff are told."""
+"""Withdrawing consent (152-ФЗ) through the local Bot API server. A guardian for one child: the link goes at
+once, the guardian can no longer act about that child by any button, the staff are told. A student for
+themself: their account leaves their record in the same way."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from datetime import date, timedelta
 
 from sqlmodel import select
 
+from bot.callbacks import PortfolioCb, PortfolioView
+from bot.services.consents import withdraw_consent
 from bot.services.outbox import NotificationPayload, enqueue
+from bot.services.principal import Principal
 from models import (
     Account,
     Achievement,
@@ -18,6 +22,7 @@ from models import (
     GuardianLink,
     Notification,
     ResultsRequest,
+    Student,
 )
 from models.base import utcnow
 from models.enums import (
@@ -29,7 +34,8 @@ from models.enums import (
     StaffRole,
 )
 from tests.harness import BotHarness
-from tests.people import add_student, guardian_of, staff_member
+from tests.people import add_student, guardian_of, join, staff_member, student_code
+from tests.tg_users import FakeUser
 
 
 async def account_of(bot: BotHarness, telegram_id: int) -> Account:
@@ -204,3 +210,124 @@ async def test_an_only_child_withdrawn_mid_wizard_ends_the_wizard_and_the_menu(b
     async with bot.session_factory() as session:
         draft = (await session.exec(select(FsmRecord).where(FsmRecord.key.contains(str(parent.id))))).first()  # type: ignore[attr-defined]
     assert draft is None or draft.state is None
+
+
+async def student_joins(bot: BotHarness, student_id: int, **profile: object) -> FakeUser:
+    pupil = bot.server.user(**profile)  # type: ignore[arg-type]
+    return await join(pupil, await student_code(bot, student_id))
+
+
+async def test_a_student_withdraws_their_own_consent_from_their_profile(bot: BotHarness) -> None:
+    pupil_id = await add_student(bot, "8А", "Смирнов", "Егор")
+    other_id = await add_student(bot, "8А", "Смирнова", "Дарья")
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="8А", first_name="Елена")
+    admin = await staff_member(bot, StaffRole.ADMIN, first_name="Директор")
+    pupil = await student_joins(bot, pupil_id, first_name="Егор")
+    pupil_account = await account_of(bot, pupil.id)
+    teacher_account = await account_of(bot, teacher.id)
+    assert pupil_account.id is not None and teacher_account.id is not None
+    mine = await pending_submission(bot, pupil_id, pupil_account.id, "2026-0101")
+    teachers = await pending_submission(bot, pupil_id, teacher_account.id, "2026-0102")
+    await queued_for_later(bot, pupil_account.id, pupil_id, "about-me")
+
+    pupil.send_text("🙋 Мой профиль")
+    profile = await pupil.wait_for("Вы:")
+    assert "Смирнов Егор" in (profile.text or "") and profile.buttons == [["🚫 Отозвать согласие"]]
+    # A forged press about a classmate is refused and audited, and nothing changes.
+    forged = pupil.press_callback(profile.message_id, f"gc:withdraw:{other_id}")
+    assert "не связан" in (await forged.wait_answer())["text"]
+    forged = pupil.press_callback(profile.message_id, f"gc:confirm:{other_id}")
+    assert "не связан" in (await forged.wait_answer())["text"]
+
+    pupil.press("🚫 Отозвать согласие", profile)
+    question = await pupil.wait_for("Отозвать согласие на обработку ваших")
+    assert "новый код приглашения" in (question.text or "") and "остаются в учёте школы" in (
+        question.text or ""
+    )
+    assert "ребёнка" not in (question.text or "")
+    pupil.press("Отмена", question)
+    back = await pupil.wait_for("Вы:")  # cancel returns to the profile card: nothing withdrawn
+    pupil.press("🚫 Отозвать согласие", back)
+    question = await pupil.wait_for("Отозвать согласие на обработку ваших")
+    pupil.press("Да, отозвать", question)
+    done = await pupil.wait_for("Согласие отозвано")
+    assert "новый код приглашения" in (done.text or "")
+    await pupil.wait_for("Меню обновлено")
+    assert pupil.reply_keyboard() == [["🌐 Язык", "❓ Помощь"]]
+
+    async with bot.session_factory() as session:
+        student = await session.get(Student, pupil_id)
+        classmate = await session.get(Student, other_id)
+        consents = (
+            await session.exec(
+                select(Consent).where(Consent.account_id == pupil_account.id).order_by(Consent.id)
+            )
+        ).all()
+        statuses = {a.id: a.status for a in (await session.exec(select(Achievement))).all()}
+        queued = (await session.exec(select(Notification).where(Notification.dedup_key == "about-me"))).one()
+        events = (
+            await session.exec(
+                select(AuditEvent).where(AuditEvent.action == "consent_withdrawn").order_by(AuditEvent.id)
+            )
+        ).all()
+    assert student is not None and student.account_id is None
+    assert classmate is not None and classmate.account_id is None
+    assert [(c.student_id, c.decision) for c in consents] == [
+        (pupil_id, ConsentDecision.GIVEN),
+        (pupil_id, ConsentDecision.WITHDRAWN),
+    ]
+    assert statuses == {mine: AchievementStatus.WITHDRAWN, teachers: AchievementStatus.PENDING}
+    assert queued.status == OutboxStatus.CANCELLED
+    assert [(e.student_id, e.allowed, e.actor_account_id, e.object_type) for e in events] == [
+        (other_id, False, pupil_account.id, None),
+        (pupil_id, True, pupil_account.id, "student_account"),
+    ]
+
+    notice = await teacher.wait_for("сам отозвал согласие", timeout=10)
+    assert "Смирнов Егор" in (notice.text or "") and "8А" in (notice.text or "")
+    assert "Родитель" not in (notice.text or "") and "не рассмотренных: 1" in (notice.text or "")
+    await admin.wait_for("сам отозвал согласие", timeout=10)
+
+    # The portfolio is closed to them, by the command and by an old button alike.
+    pupil.send_text("/portfolio")
+    await pupil.wait_for("Портфолио видят ученик и его родители")
+    old = PortfolioCb(view=PortfolioView.OPEN, student_id=pupil_id).pack()
+    refused = pupil.press_callback(profile.message_id, old)
+    assert "Нет доступа" in (await refused.wait_answer())["text"]
+
+
+async def test_a_double_confirmation_withdraws_the_students_consent_once(bot: BotHarness) -> None:
+    pupil_id = await add_student(bot, "6Б", "Лебедев", "Марк")
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="6Б")
+    pupil = await student_joins(bot, pupil_id)
+    pupil.send_text("🙋 Мой профиль")
+    profile = await pupil.wait_for("Вы:")
+    pupil.send_text("➕ Добавить достижение")  # the only student: the wizard asks for a photo at once
+    await pupil.wait_for("фото")
+    pupil.press("🚫 Отозвать согласие", profile)
+    question = await pupil.wait_for("Отозвать согласие на обработку ваших")
+    first = pupil.press("Да, отозвать", question)
+    second = pupil.press("Да, отозвать", question)
+    assert not (await first.wait_answer()).get("text")
+    assert "не связан" in (await second.wait_answer())["text"]
+    await pupil.wait_for("Меню обновлено")
+
+    # Two presses racing past the access check: the conditional update lets only one through.
+    async with bot.session_factory() as session:
+        account = await account_of(bot, pupil.id)
+        stale = Principal(account_id=account.id, own_student_id=pupil_id)  # loaded before the first press
+        assert await withdraw_consent(session, stale, pupil_id, utcnow()) is None
+
+    async with bot.session_factory() as session:
+        withdrawals = (
+            await session.exec(select(Consent).where(Consent.decision == ConsentDecision.WITHDRAWN))
+        ).all()
+        events = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "consent_withdrawn"))
+        ).all()
+        draft = (await session.exec(select(FsmRecord).where(FsmRecord.key.contains(str(pupil.id))))).first()  # type: ignore[attr-defined]
+    assert len(withdrawals) == 1
+    assert sorted(e.allowed for e in events) == [False, False, True]
+    assert draft is None or draft.state is None  # the wizard about their record is gone
+    await teacher.wait_for("сам отозвал согласие", timeout=10)
+    assert len([m for m in teacher.messages if "сам отозвал" in (m.text or "")]) == 1

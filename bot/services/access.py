@@ -162,13 +162,9 @@ def may_request_extract(principal: Principal, student: Student) -> bool:
 
 
 def may_withdraw_consent(principal: Principal, student: Student) -> bool:
-    """Withdraw consent to processing a child's data: a confirmed guardian of that child."""
-    return (
-        principal.account_id is not None
-        and student.id is not None
-        and student.status == StudentStatus.ACTIVE
-        and student.id in principal.children
-    )
+    """Withdraw consent to processing a child's data: a confirmed guardian of that child, or the student
+    themself for their own record (each only the consent they gave)."""
+    return _family(principal, student)
 
 
 def may_verify_extract(principal: Principal) -> bool:
