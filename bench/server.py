@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from tests.telegram_server import (
+    QUERY_TOO_OLD,
     SENDING_METHODS,
     Files,
     Params,
@@ -189,8 +190,8 @@ class BenchServer(TelegramServer):
         query = self._callback_queries.get(str(params.get("callback_query_id", "")))
         try:
             return await super()._answer_callback_query(params, files)
-        except TelegramError:
-            if query is not None and not query.answered:
+        except TelegramError as error:
+            if query is not None and not query.answered and QUERY_TOO_OLD in error.description:
                 self.too_late.add(query.id)
             raise
         finally:
