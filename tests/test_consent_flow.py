@@ -398,14 +398,14 @@ async def test_a_student_withdrawing_mid_wizard_in_english_leaves_no_photo_of_th
     pupil.send_text("/lang")
     pupil.press("English", await pupil.wait_for("Choose your language"))
     await pupil.wait_for("Menu updated")
+    pupil.send_text("🙋 My profile")
+    profile = await pupil.wait_for("You: Попов Лев")
+    assert "You gave your consent" in (profile.text or "") and profile.buttons == [["🚫 Withdraw consent"]]
     pupil.send_photo(image_bytes("JPEG"))  # from the menu: the wizard starts with it, for their own record
     await pupil.next_message()  # the next question of the wizard
     stored = [path for path in bot.settings.media_dir.rglob("*") if path.is_file()]
     assert len(stored) == 1
 
-    pupil.send_text("🙋 My profile")
-    profile = await pupil.wait_for("You: Попов Лев")
-    assert "You gave your consent" in (profile.text or "") and profile.buttons == [["🚫 Withdraw consent"]]
     pupil.press("🚫 Withdraw consent", profile)
     question = await pupil.wait_for("Withdraw your consent to the processing of your personal data?")
     pupil.press("Yes, withdraw", question)
