@@ -3,6 +3,7 @@ from «Мой профиль». The same buttons and steps; the texts speak to w
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from aiogram import F, Router, html
@@ -17,8 +18,9 @@ from bot.config import Settings
 from bot.keyboards import consent_card_keyboard, main_menu
 from bot.replies import answer_query, edit_or_answer
 from bot.services import access
-from bot.services.consents import withdraw_consent
+from bot.services.consents import was_guardian_of, withdraw_consent
 from bot.services.principal import Principal, load_principal
+from bot.services.retention import remove_files
 from bot.texts import own_card_text
 from models import Account, SchoolClass, Student
 
@@ -27,11 +29,13 @@ router = Router(name="consent")
 OPEN, WITHDRAW, CONFIRM, CANCEL = "open", "withdraw", "confirm", "cancel"
 
 
-def _refusal(principal: Principal) -> str:
+async def _refuse(query: CallbackQuery, session: AsyncSession, principal: Principal, student_id: int) -> None:
     """A press about a student this person is no longer (or never was) linked to."""
-    if principal.is_guardian:
-        return _("Этот ребёнок больше не связан с вашим аккаунтом.")
-    return _("Эта кнопка больше не действует: ваш аккаунт не связан с этими данными.")
+    if await was_guardian_of(session, principal.account_id, student_id):
+        text = _("Этот ребёнок больше не связан с вашим аккаунтом.")
+    else:  # their own record after withdrawing, or a forged press
+        text = _("Эта кнопка больше не действует: ваш аккаунт не связан с этими данными.")
+    await answer_query(query, text, alert=True)
 
 
 async def _own_child(
@@ -40,7 +44,7 @@ async def _own_child(
     """The student, if the person is still them or their confirmed guardian; otherwise a polite refusal."""
     student = await session.get(Student, student_id) if 0 < student_id < 2**63 else None  # forged: no row
     if student is None or not access.may_withdraw_consent(principal, student):
-        await answer_query(query, _refusal(principal), alert=True)
+        await _refuse(query, session, principal, student_id)
         return None
     school_class = await session.get(SchoolClass, student.class_id)
     assert school_class is not None
@@ -128,12 +132,16 @@ async def cb_confirm(
 ) -> None:
     outcome = await withdraw_consent(session, principal, callback_data.student_id, datetime.now(settings.tz))
     if outcome is None:
-        await answer_query(query, _refusal(principal), alert=True)
+        await _refuse(query, session, principal, callback_data.student_id)
         return
     await answer_query(query)
-    # A dialogue about this student (an achievement half entered, a request) must not go on.
-    if (await state.get_data()).get("student_id") == callback_data.student_id:
+    # A dialogue about this student (an achievement half entered, a request) must not go on, and the
+    # photos a half-entered achievement had stored go with it (as on «Отмена»).
+    draft = await state.get_data()
+    if draft.get("student_id") == callback_data.student_id:
         await state.clear()
+        paths = [stored["path"] for stored in draft.get("files") or []]
+        await asyncio.to_thread(remove_files, settings.media_dir, paths)
     if outcome.by_student:
         done = _(
             "Согласие отозвано. Ваш аккаунт отключён от вашей записи в школе; школа уведомлена, бот больше "

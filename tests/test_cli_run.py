@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import ctypes
 import io
 import os
 import re
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+
+from bot.cli.run import limit_malloc_arenas
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,3 +77,21 @@ def test_demo_plays_the_week_and_writes_its_pdfs(tmp_path: Path) -> None:
 
 def record_name(record: dict[str, str]) -> str:
     return next(value for key, value in record.items() if "ученик" in key.lower() or "фио" in key.lower())
+
+
+@pytest.mark.parametrize(
+    "libc",
+    [OSError("no libc.so.6: macOS, Windows, musl"), object()],  # object(): a libc.so.6 without mallopt
+    ids=["no glibc", "no mallopt"],
+)
+def test_the_malloc_arena_limit_is_skipped_without_glibc(
+    monkeypatch: pytest.MonkeyPatch, libc: object
+) -> None:
+    def load(name: str) -> object:
+        assert name == "libc.so.6"
+        if isinstance(libc, OSError):
+            raise libc
+        return libc
+
+    monkeypatch.setattr(ctypes, "CDLL", load)
+    limit_malloc_arenas()  # returns quietly; the bot then runs with the C library's defaults

@@ -34,7 +34,8 @@ from models.enums import (
     StaffRole,
 )
 from tests.harness import BotHarness
-from tests.people import add_student, guardian_of, join, staff_member, student_code
+from tests.people import add_student, guardian_code, guardian_of, join, staff_member, student_code
+from tests.test_evidence import image_bytes
 from tests.tg_users import FakeUser
 
 
@@ -331,3 +332,90 @@ async def test_a_double_confirmation_withdraws_the_students_consent_once(bot: Bo
     assert draft is None or draft.state is None  # the wizard about their record is gone
     await teacher.wait_for("сам отозвал согласие", timeout=10)
     assert len([m for m in teacher.messages if "сам отозвал" in (m.text or "")]) == 1
+
+
+async def test_a_student_who_is_a_siblings_guardian_withdraws_only_their_own_consent_and_can_rejoin(
+    bot: BotHarness,
+) -> None:
+    pupil_id = await add_student(bot, "11А", "Козлов", "Иван")
+    sibling_id = await add_student(bot, "2Б", "Козлова", "Маша")
+    await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="11А")
+    pupil = await student_joins(bot, pupil_id, first_name="Иван")
+    await join(pupil, await guardian_code(bot, sibling_id))  # an adult brother, the little one's guardian
+    pupil_account = await account_of(bot, pupil.id)
+
+    pupil.send_text("👨‍👩‍👧 Мои дети")
+    children = await pupil.wait_for("Ваши дети")
+    pupil.press("Козлова Маша, 2Б", children)
+    sibling_card = await pupil.wait_for("Козлова Маша, 2Б класс")
+    assert "Вы:" not in (sibling_card.text or "")
+    pupil.send_text("🙋 Мой профиль")
+    profile = await pupil.wait_for("Вы:")
+    assert "Козлов Иван" in (profile.text or "") and "Козлова" not in (profile.text or "")
+    pupil.press("🚫 Отозвать согласие", profile)
+    question = await pupil.wait_for("Отозвать согласие на обработку ваших")
+    assert "ребёнка" not in (question.text or "")
+    pupil.press("Да, отозвать", question)
+    done = await pupil.wait_for("Согласие отозвано")
+    assert "Ваш аккаунт отключён" in (done.text or "")
+    await pupil.wait_for("Меню обновлено")
+    assert ["👨‍👩‍👧 Мои дети"] in pupil.reply_keyboard() and ["🙋 Мой профиль"] not in pupil.reply_keyboard()
+
+    # Their own old button speaks of their data, not of «this child»; the sister's card still works.
+    pressed = pupil.press_callback(profile.message_id, f"gc:withdraw:{pupil_id}")
+    assert "Эта кнопка больше не действует" in (await pressed.wait_answer())["text"]
+    pupil.press("🚫 Отозвать согласие", sibling_card)
+    assert "ребёнка Козлова Маша" in ((await pupil.wait_for("Отозвать согласие на обработку")).text or "")
+    async with bot.session_factory() as session:
+        student = await session.get(Student, pupil_id)
+        link = (await session.exec(select(GuardianLink).where(GuardianLink.student_id == sibling_id))).one()
+    assert student is not None and student.account_id is None
+    assert link.account_id == pupil_account.id and link.status == GuardianLinkStatus.CONFIRMED
+
+    # A new code from the class teacher links them again, with a new consent on record.
+    await join(pupil, await student_code(bot, pupil_id))
+    pupil.send_text("🙋 Мой профиль")
+    assert "Козлов Иван" in ((await pupil.wait_for("Вы:")).text or "")
+    async with bot.session_factory() as session:
+        student = await session.get(Student, pupil_id)
+        decisions = (
+            await session.exec(
+                select(Consent.decision)
+                .where(Consent.account_id == pupil_account.id, Consent.student_id == pupil_id)
+                .order_by(Consent.id)
+            )
+        ).all()
+    assert student is not None and student.account_id == pupil_account.id
+    assert decisions == [ConsentDecision.GIVEN, ConsentDecision.WITHDRAWN, ConsentDecision.GIVEN]
+
+
+async def test_a_student_withdrawing_mid_wizard_in_english_leaves_no_photo_of_the_draft_behind(
+    bot: BotHarness,
+) -> None:
+    pupil_id = await add_student(bot, "9В", "Попов", "Лев")
+    await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="9В")
+    pupil = await student_joins(bot, pupil_id)
+    pupil.send_text("/lang")
+    pupil.press("English", await pupil.wait_for("Choose your language"))
+    await pupil.wait_for("Menu updated")
+    pupil.send_text("🙋 My profile")
+    profile = await pupil.wait_for("You: Попов Лев")
+    assert "You gave your consent" in (profile.text or "") and profile.buttons == [["🚫 Withdraw consent"]]
+    pupil.send_photo(image_bytes("JPEG"))  # from the menu: the wizard starts with it, for their own record
+    await pupil.next_message()  # the next question of the wizard
+    stored = [path for path in bot.settings.media_dir.rglob("*") if path.is_file()]
+    assert len(stored) == 1
+
+    pupil.press("🚫 Withdraw consent", profile)
+    question = await pupil.wait_for("Withdraw your consent to the processing of your personal data?")
+    pupil.press("Yes, withdraw", question)
+    done = await pupil.wait_for("Consent withdrawn")
+    assert "Your account is disconnected from your school record" in (done.text or "")
+    await pupil.wait_for("Menu updated")
+    pressed = pupil.press_callback(profile.message_id, f"gc:open:{pupil_id}")
+    assert "This button no longer works" in (await pressed.wait_answer())["text"]
+
+    assert not stored[0].exists()
+    async with bot.session_factory() as session:
+        draft = (await session.exec(select(FsmRecord).where(FsmRecord.key.contains(str(pupil.id))))).first()  # type: ignore[attr-defined]
+    assert draft is None or draft.state is None

@@ -9,6 +9,7 @@ import io
 import re
 import shutil
 import subprocess
+import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.__main__ import main
 from bot.reports.invite_sheet import QR_SIZE, _clipped_to, _fitting_size, build_invite_csv, build_invite_sheet
-from bot.reports.pdf import Document, safe_text
+from bot.reports.pdf import _FONT_FILES, Document, safe_text
 from bot.services.invites import SheetEntry, deep_link, issue_class_sheet_invites
 from bot.services.roster import import_roster
 from models import SchoolClass
@@ -227,6 +228,25 @@ def test_safe_text_keeps_what_the_font_has_and_shows_a_box_for_the_rest() -> Non
     assert safe_text("Ёлкин № 5 «А» — ½") == "Ёлкин № 5 «А» — ½"
     assert safe_text("𝐀𝐧𝐧𝐚 \U0001f9ff \U0001f44d\U0001f3fd") == "Anna □ □"
     assert safe_text("a\x00b\u200dc") == "abc"
+
+
+@pytest.mark.parametrize(("family", "style"), sorted(_FONT_FILES), ids=lambda value: value or "regular")
+def test_every_bundled_font_draws_a_box_for_what_it_lacks_without_a_warning(family: str, style: str) -> None:
+    pdf = Document("Проверка")
+    pdf.add_page()
+    pdf.set_font(family, style, 10)
+    hard = "𝐀𝐧𝐧𝐚 \U0001f9ff \U0001f44d\U0001f3fd a\x00b\x07c ½"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # fpdf2 warns of glyphs missing from the font
+        pdf.cell(0, 6, hard, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, hard)
+        lines = pdf.wrap(hard, 150)
+        width = pdf.get_string_width(hard)
+
+    box = "□" if ord("□") in pdf.current_font.cmap else "?"
+    assert lines == [f"Anna {box} {box} abc ½"] and width > 0
+    text = PdfReader(io.BytesIO(bytes(pdf.output()))).pages[0].extract_text()
+    assert text.count(f"Anna {box} {box} abc ½") == 2
 
 
 def test_the_pdf_base_table_wraps_and_repeats_its_header_on_every_page() -> None:

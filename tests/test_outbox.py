@@ -12,17 +12,20 @@ import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.methods import TelegramMethod
 from PIL import Image
 from pydantic import ValidationError
 from sqlmodel import col, select
 
 from bot.services.outbox import NotificationPayload, enqueue
-from bot.services.sender import LEASE, RETRY_BASE, OutboxSender
+from bot.services.sender import LEASE, MAX_PER_SECOND, RETRY_BASE, OutboxSender
 from models import Account, Notification
 from models.db import SessionFactory
 from models.enums import OutboxStatus
@@ -215,6 +218,57 @@ async def test_one_chat_gets_a_message_per_interval_and_an_album_counts_per_phot
     # Boris did not wait behind Anna's chat.
     [to_boris] = [r for r in sends(server) if r.params["chat_id"] == boris.id]
     assert to_boris.timestamp < to_anna[1].timestamp
+
+
+class SlowTelegram(BaseRequestMiddleware):
+    """Every Telegram call takes `latency` seconds of the fake clock; records when each send began."""
+
+    def __init__(self, clock: FakeClock, latency: float) -> None:
+        self.clock, self.latency = clock, latency
+        self.sends: list[tuple[float, int]] = []  # (fake time the request left, messages in it)
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Any:
+        if method.__api_method__ in SENDING:
+            self.sends.append((self.clock.now, len(getattr(method, "media", None) or [None])))
+        self.clock.now += self.latency
+        return await make_request(bot, method)
+
+
+async def test_the_sender_never_starts_more_than_25_messages_in_a_second_of_its_clock(
+    session_factory: SessionFactory, server: TelegramServer, tg_bot: Bot, media_dir: Path
+) -> None:
+    # Telegram answers in 30 ms, less than the 40 ms spacing: the spacing counts from when a request
+    # left, so the answer's wait is not added to it; and an album of ten in the middle of the stream
+    # still leaves no second with more than 25 messages.
+    users = [server.user(started=True) for _ in range(60)]
+    account_ids = await accounts_for(session_factory, users)
+    photos = [write_jpeg(media_dir, f"{n}.jpg") for n in range(10)]
+    for number, account_id in enumerate(account_ids):
+        if number == 30:
+            album = NotificationPayload(text="Альбом", photo_paths=photos)
+            await queue(session_factory, account_ids[0], album, "album")
+        await queue(session_factory, account_id, f"Сообщение {number}", f"n{number}")
+    sender, clock = fake_clock_sender()
+    telegram = SlowTelegram(clock, latency=0.03)
+    tg_bot.session.middleware(telegram)
+
+    assert await sender.run_once(tg_bot, session_factory, media_dir, NOW) == 61
+
+    assert sorted(size for _at, size in telegram.sends) == [1] * 60 + [10]
+    busiest = max(
+        sum(size for at, size in telegram.sends if start <= at < start + 1 - 1e-9)
+        for start, _ in telegram.sends
+    )
+    assert busiest <= MAX_PER_SECOND
+    # One message after another: exactly 1/25 s apart, not 1/25 s after Telegram's answer.
+    singles = [
+        later - earlier
+        for (earlier, size), (later, next_size) in itertools.pairwise(telegram.sends)
+        if size == next_size == 1
+    ]
+    assert singles == pytest.approx([1 / MAX_PER_SECOND] * len(singles))
 
 
 # -- what Telegram answers --------------------------------------------------------------------------------

@@ -503,7 +503,7 @@ async def test_forged_ids_too_big_for_the_database_are_refused_politely_and_audi
     question = await parent.wait_for("По какому ребёнку")
     for data in (f"gc:open:{huge}", f"gc:withdraw:{huge}", f"gc:confirm:{huge}"):
         answer = (await parent.press_callback(question.message_id, data).wait_answer())["text"]
-        assert "больше не связан" in answer, data
+        assert "больше не действует" in answer, data  # never their child: not «этот ребёнок»
     parent.press("Иванов Пётр")
     question = await parent.wait_for("За какой период")
     answer = (await parent.press_callback(question.message_id, f"rq:scope:all_years:{huge}").wait_answer())[

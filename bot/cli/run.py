@@ -38,8 +38,8 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     and image threads then hold tens of MiB each time a burst has passed (`make bench`: about 35 MiB of
     the peak). Two heaps are plenty for one event loop. Nothing to do on other C libraries."""
     try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt  # musl's compatibility libc.so.6 may lack it
+    except (OSError, AttributeError):
         return
     m_arena_max = -8  # from glibc's malloc.h
-    libc.mallopt(m_arena_max, arenas)
+    mallopt(m_arena_max, arenas)

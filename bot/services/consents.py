@@ -111,6 +111,19 @@ async def withdraw_consent(
     )
 
 
+async def was_guardian_of(session: AsyncSession, account_id: int | None, student_id: int) -> bool:
+    """Whether this person has ever been linked to the child as a guardian (a refusal speaks of «this
+    child» only then: a student who is also a sibling's guardian pressing their own old button is not)."""
+    if account_id is None or not 0 < student_id < 2**63:
+        return False
+    link = await session.exec(
+        select(GuardianLink.id).where(
+            GuardianLink.account_id == account_id, GuardianLink.student_id == student_id
+        )
+    )
+    return link.first() is not None
+
+
 async def _revoke_guardian_link(
     session: AsyncSession, account_id: int, student_id: int, now: datetime
 ) -> bool:

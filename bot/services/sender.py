@@ -1,9 +1,9 @@
 """The one sender of the outbox: delivers queued notifications within Telegram's limits, each once.
 
 - Rate: messages are spaced evenly, 25 a second overall, and one a second per chat (an album counts as
-  its number of photos). The overall spacing counts from when a request was sent (one request at a
-  time, so the server gets them in order; 25 leaves Telegram's 30 a margin for the network's jitter),
-  the per-chat spacing from when Telegram answered.
+  its number of photos, and keeps that many spaces clear on both sides). The overall spacing counts
+  from when a request was sent (one request at a time, so the server gets them in order; 25 leaves
+  Telegram's 30 a margin for the network's jitter), the per-chat spacing from when Telegram answered.
 - Exactly once: a row is claimed with a conditional UPDATE before sending (a lease in `not_before`, so
   another sender skips it, and a crashed sender's rows come back after the lease), and marked SENT
   right after Telegram accepts it. Only a crash between those two steps can repeat a message.
@@ -172,9 +172,12 @@ class OutboxSender:
                     return job
             await self._sleep(min(self._chat_free_at[job.chat_id] for job in jobs) - now)
 
-    async def _wait_for_global_slot(self) -> None:
-        """Wait for our turn: messages are spaced evenly, 1/max_per_second apart (an album by its size)."""
-        while (delay := self._next_send_at - self._clock()) > 0:
+    async def _wait_for_global_slot(self, items: int) -> None:
+        """Wait for our turn: messages are spaced evenly, 1/max_per_second apart. An album of n arrives
+        all at once, so it keeps n spaces clear on both sides (n after it by `_record_sent`, the n - 1
+        more before it here): otherwise the second around it would hold up to n - 1 messages too many."""
+        ready_at = self._next_send_at + (items - 1) / self.max_per_second
+        while (delay := ready_at - self._clock()) > 0:
             await self._sleep(delay)
 
     def _record_sent(self, chat_id: int, items: int, sent_at: float) -> None:
@@ -222,7 +225,7 @@ class OutboxSender:
         assert job.payload is not None
         part = self._parts_done.get(job.notification_id, 0)
         items = _part_sizes(job.payload)[part]
-        await self._wait_for_global_slot()
+        await self._wait_for_global_slot(items)
         sent_at = self._clock()
         try:
             job.message_id = await send_part(bot, job.chat_id, job.payload, part, media_dir)
