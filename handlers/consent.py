@@ -3,7 +3,6 @@ from «Мой профиль». The same buttons and steps; the texts speak to w
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from aiogram import F, Router, html
@@ -20,8 +19,8 @@ from bot.replies import answer_query, edit_or_answer
 from bot.services import access
 from bot.services.consents import was_guardian_of, withdraw_consent
 from bot.services.principal import Principal, load_principal
-from bot.services.retention import remove_files
 from bot.texts import own_card_text
+from handlers.submission import discard_draft
 from models import Account, SchoolClass, Student
 
 router = Router(name="consent")
@@ -137,11 +136,8 @@ async def cb_confirm(
     await answer_query(query)
     # A dialogue about this student (an achievement half entered, a request) must not go on, and the
     # photos a half-entered achievement had stored go with it (as on «Отмена»).
-    draft = await state.get_data()
-    if draft.get("student_id") == callback_data.student_id:
-        await state.clear()
-        paths = [stored["path"] for stored in draft.get("files") or []]
-        await asyncio.to_thread(remove_files, settings.media_dir, paths)
+    if (await state.get_data()).get("student_id") == callback_data.student_id:
+        await discard_draft(state, settings)
     if outcome.by_student:
         done = _(
             "Согласие отозвано. Ваш аккаунт отключён от вашей записи в школе; школа уведомлена, бот больше "

@@ -95,7 +95,7 @@ async def _not_joined(message: Message) -> None:
 
 @router.message(StateFilter(Submission), Command("cancel"))
 async def cmd_cancel(message: Message, state: FSMContext, principal: Principal, settings: Settings) -> None:
-    await _discard(state, settings)
+    await discard_draft(state, settings)
     await message.answer(_("Добавление достижения отменено."), reply_markup=main_menu(principal))
 
 
@@ -103,13 +103,14 @@ async def cmd_cancel(message: Message, state: FSMContext, principal: Principal, 
 async def cb_cancel(
     query: CallbackQuery, state: FSMContext, principal: Principal, settings: Settings
 ) -> None:
-    await _discard(state, settings)
+    await discard_draft(state, settings)
     await query.answer()
     await edit_or_answer(query, _("Добавление достижения отменено."))
 
 
-async def _discard(state: FSMContext, settings: Settings) -> None:
-    """Forget the draft and delete the files it had stored: nothing was submitted."""
+async def discard_draft(state: FSMContext, settings: Settings) -> None:
+    """Forget the draft and delete the files it had stored: nothing was submitted (also used when consent
+    is withdrawn mid-dialogue)."""
     for stored in (await state.get_data()).get("files", []):
         (settings.media_dir / stored["path"]).unlink(missing_ok=True)
     await state.clear()
