@@ -35,7 +35,6 @@ from bot.services.coverage import classes_coverage
 from bot.services.principal import Principal
 from bot.texts import own_card_text
 from models import Account, SchoolClass, Student
-from models.enums import AuditChannel
 
 router = Router(name="common")
 router.message.filter(F.chat.type == ChatType.PRIVATE)
@@ -162,6 +161,13 @@ async def on_children(message: Message, session: AsyncSession, principal: Princi
         await message.answer(_("Вы пока не подключены ни к одному ученику."))
         return
     children = await _students_with_classes(session, list(principal.children))
+    await audit.record_viewed(
+        session,
+        action="children_list_viewed",
+        actor_account_id=principal.account_id,
+        student_ids=list(principal.children),
+        object_type="guardian_link",
+    )
     lines = [_("<b>Ваши дети:</b>")]
     for student, school_class in children:
         lines.append(f"• {html.quote(student.full_name)}, {html.quote(school_class.label)}")
@@ -175,6 +181,13 @@ async def on_profile(message: Message, session: AsyncSession, principal: Princip
         await message.answer(_("Вы не подключены как ученик."))
         return
     [(student, school_class)] = await _students_with_classes(session, [principal.own_student_id])
+    await audit.record_viewed(
+        session,
+        action="profile_viewed",
+        actor_account_id=principal.account_id,
+        student_ids=[principal.own_student_id],
+        object_type="student",
+    )
     await message.answer(
         own_card_text(html.quote(student.full_name), html.quote(school_class.label)),
         reply_markup=consent_card_keyboard(principal.own_student_id),
@@ -213,18 +226,14 @@ async def on_my_class(message: Message, session: AsyncSession, principal: Princi
             mark = "✅" if item.guardians else "▫️"
             lines.append(f"{mark} {html.quote(item.full_name)}")
         lines += ["", _("✅ — родитель подключён, ▫️ — ещё нет.")]
-        # One row per child listed, so that each child's access register shows who saw them on the list.
-        for item in coverage.students:
-            await audit.record(
-                session,
-                action="class_roster_viewed",
-                channel=AuditChannel.BOT,
-                actor_account_id=principal.account_id,
-                student_id=item.student_id,
-                object_type="class",
-                object_id=school_class.id,
-            )
-        await session.commit()
+        await audit.record_viewed(
+            session,
+            action="class_roster_viewed",
+            actor_account_id=principal.account_id,
+            student_ids=[item.student_id for item in coverage.students],
+            object_type="class",
+            object_id=school_class.id,
+        )
         for text in split_lines(lines):  # a big class with long names may not fit one message
             await message.answer(text, reply_markup=main_menu(principal))
         if coverage.students:

@@ -16,12 +16,13 @@ from bot.callbacks import ChildCb
 from bot.config import Settings
 from bot.keyboards import consent_card_keyboard, main_menu
 from bot.replies import answer_query, edit_or_answer
-from bot.services import access
+from bot.services import access, audit
 from bot.services.consents import was_guardian_of, withdraw_consent
 from bot.services.principal import Principal, load_principal
 from bot.texts import own_card_text
 from handlers.submission import discard_draft
 from models import Account, SchoolClass, Student
+from models.enums import AuditChannel
 
 router = Router(name="consent")
 
@@ -43,6 +44,16 @@ async def _own_child(
     """The student, if the person is still them or their confirmed guardian; otherwise a polite refusal."""
     student = await session.get(Student, student_id) if 0 < student_id < 2**63 else None  # forged: no row
     if student is None or not access.may_withdraw_consent(principal, student):
+        if student is not None:  # a press about a real child this person may not act for: on the register
+            await audit.record(
+                session,
+                action="consent_card_denied",
+                channel=AuditChannel.BOT,
+                actor_account_id=principal.account_id,
+                student_id=student_id,
+                allowed=False,
+            )
+            await session.commit()
         await _refuse(query, session, principal, student_id)
         return None
     school_class = await session.get(SchoolClass, student.class_id)
@@ -68,6 +79,13 @@ async def cb_open(
     found = await _own_child(query, session, principal, callback_data.student_id)
     if found is None:
         return
+    await audit.record_viewed(
+        session,
+        action="consent_card_viewed",
+        actor_account_id=principal.account_id,
+        student_ids=[callback_data.student_id],
+        object_type="student",
+    )
     await answer_query(query)
     await edit_or_answer(query, *_card(principal, *found))
 

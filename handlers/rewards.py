@@ -547,6 +547,14 @@ async def _student_question(
     if not students:
         return _("В классе {class_label} нет учеников.").format(class_label=class_label)
     page = paginate(students, int(data.get("page", 0)), per_page=STUDENTS_PER_PAGE)
+    await audit.record_viewed(
+        session,
+        action="class_roster_viewed",
+        actor_account_id=principal.account_id,
+        student_ids=[student.id for student in page.items if student.id is not None],
+        object_type="class",
+        object_id=school_class.id,
+    )
     for student in page.items:
         builder.button(
             text=_clip(student.short_name), callback_data=RewardCb(step="student", value=str(student.id))

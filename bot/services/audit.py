@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import AuditEvent
@@ -35,3 +37,28 @@ async def record(
             details=None if details is None else details[:1000],
         )
     )
+
+
+async def record_viewed(
+    session: AsyncSession,
+    *,
+    action: str,
+    actor_account_id: int | None,
+    student_ids: Iterable[int],
+    object_type: str,
+    object_id: str | int | None = None,
+) -> None:
+    """Children's data was shown in the bot (a class roster, a guardian's children, a card): one row per
+    child, so that each child's access register says who saw them; committed here, as showing changes
+    nothing else."""
+    for student_id in student_ids:
+        await record(
+            session,
+            action=action,
+            channel=AuditChannel.BOT,
+            actor_account_id=actor_account_id,
+            student_id=student_id,
+            object_type=object_type,
+            object_id=object_id,
+        )
+    await session.commit()
