@@ -150,7 +150,7 @@ async def week_of_activity(session_factory: SessionFactory, school: School) -> N
         session.add(
             Reward(
                 student_id=anna.id,
-                kind="gramota",
+                kind="certificate",
                 reason="За олимпиаду",
                 granted_on=date(2026, 12, 2),
                 created_at=moscow(2),
@@ -313,6 +313,26 @@ async def test_a_class_teachers_digest_names_no_child_of_another_class(
             )
         ).all()
     assert set(audited) == {s.id for s in school.students_5a}
+
+
+async def test_each_reader_gets_the_reward_kinds_in_their_own_language(
+    session_factory: SessionFactory, tmp_path: Path, i18n: I18n
+) -> None:
+    school = await make_school(session_factory)
+    await week_of_activity(session_factory, school)  # 5А's Анна got a «Грамота»
+    async with session_factory() as session:
+        admin = await session.get(Account, school.admin.id)
+        admin.language = "en"
+        await session.commit()
+    settings = settings_for(tmp_path)
+    await run_digest(session_factory, settings, W49, DUE, i18n=i18n)
+
+    rows = {row.account_id: row for row in await deliveries(session_factory)}
+    admin_pdf = pdf_text(settings.media_dir / rows[school.admin.id].pdf_path)
+    teacher_pdf = pdf_text(settings.media_dir / rows[school.teacher_5a.id].pdf_path)
+    assert rows[school.admin.id].pdf_path.startswith("digests/2026-W49/en/")
+    assert "Certificate of merit" in admin_pdf and "Грамота" not in admin_pdf
+    assert "Грамота" in teacher_pdf and "Certificate" not in teacher_pdf
 
 
 async def test_a_dry_run_only_writes_the_pdfs(

@@ -97,11 +97,11 @@ async def _school(session_factory: SessionFactory) -> tuple[School, Student]:
                     verification_code="CODE-2", achievements_count=1, rewards_count=0,
                 ),
                 Reward(
-                    student_id=peter.id, kind="gramota", reason="За олимпиаду", granted_on=date(2026, 10, 30),
+                    student_id=peter.id, kind="certificate", reason="За олимпиаду", granted_on=date(2026, 10, 30),
                     order_number="12-о", achievement_id=regional.id, granted_by_account_id=school.teacher_5a.id,
                 ),
-                Reward(student_id=senior.id, kind="thanks", reason="За помощь", granted_on=date(2026, 11, 3)),
-                Reward(student_id=anna.id, kind="thanks", reason="Весной", granted_on=date(2026, 4, 3)),
+                Reward(student_id=senior.id, kind="gratitude", reason="За помощь", granted_on=date(2026, 11, 3)),
+                Reward(student_id=anna.id, kind="gratitude", reason="Весной", granted_on=date(2026, 4, 3)),
             ]
         )  # fmt: skip
         await session.commit()
@@ -265,7 +265,7 @@ def test_the_command_writes_xlsx_or_csv_and_audits_as_cli(tmp_path: Path, cli: C
     result = cli("export", "rewards", *args, "--out", str(out), "--format", "csv", env=env)
     assert result.returncode == 0, result.stderr
     lines = out.read_text("utf-8-sig").splitlines()
-    assert lines[1].startswith("30.10.2026;Иванов Пётр;5А;gramota;") and len(lines) == 3
+    assert lines[1].startswith("30.10.2026;Иванов Пётр;5А;Грамота;") and len(lines) == 3
 
     result = cli(
         "export", "rewards", "--from", "2026-12-31", "--to", "2026-09-01", "--out", str(out), env=env

@@ -141,7 +141,13 @@ def build_digest_pdf(school_name: str, digest: Digest) -> bytes:
             pdf,
             [_("Дата"), _("Ученик"), _("Класс"), _("Вид поощрения"), _("Основание")],
             [
-                [format_date(item.granted_on), item.student_name, item.class_label, item.kind, item.reason]
+                [
+                    format_date(item.granted_on),
+                    item.student_name,
+                    item.class_label,
+                    item.kind_label,
+                    item.reason,
+                ]
                 for item in digest.rewards
             ],
             REWARD_WIDTHS,

@@ -7,7 +7,7 @@
   their level(s), a class teacher their class(es); a deputy who also leads a class of another level gets
   both in one digest. Narrower scopes are merged into the widest rather than sent as several digests:
   the same children would otherwise be counted twice in a person's chat.
-- **Content**: `bot/services/digest_content.py` (`build_digest`, `digest_text`); the PDF:
+- **Content**: `bot/services/digest_content.py` (`load_week`, `digest_of`, `digest_text`); the PDF:
   `bot/reports/digest_pdf.py`.
 - **Exactly once**: `run_digest` claims a `DigestDelivery` row per (period, recipient) with
   INSERT … ON CONFLICT DO NOTHING and queues the message with its PDF in the same transaction; a second
@@ -37,7 +37,7 @@ from bot.i18n_text import _, in_language
 from bot.reports.digest_pdf import build_digest_pdf
 from bot.services import audit, outbox
 from bot.services.access import classes_in_scope
-from bot.services.digest_content import Digest, build_digest, digest_text
+from bot.services.digest_content import Digest, digest_of, digest_text, load_week
 from bot.services.outbox import NotificationPayload
 from bot.services.principal import load_principal
 from models import Account, DigestDelivery, SchoolClass, StaffAssignment
@@ -341,13 +341,15 @@ async def _prepare(
 ) -> list[_Prepared]:
     """Each recipient's digest, message and PDF (written), in their language; one PDF per scope and
     language."""
+    # One read of the week for every class anybody oversees; each scope's digest is cut from it.
+    records = await load_week(session, [c for r in due for c in r.scope.classes], period, settings.tz)
     digests: dict[str, Digest] = {}
     written: set[str] = set()
     prepared = []
     for recipient in due:
         scope = recipient.scope
         if scope.key not in digests:
-            digests[scope.key] = await build_digest(session, scope, period, now, settings.tz)
+            digests[scope.key] = digest_of(records, scope, period, now, settings.tz)
         digest = digests[scope.key]
         language = recipient.account.language
         if language not in i18n.available_locales:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiogram.utils.i18n import ngettext
 from sqlalchemy import or_
@@ -22,7 +22,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n_text import _
-from bot.services.coverage import classes_coverage
+from bot.services.coverage import ClassCoverage, classes_coverage
 from bot.services.reminders import days_text
 from bot.services.taxonomy import (
     AchievementLevel,
@@ -32,7 +32,16 @@ from bot.services.taxonomy import (
     label,
     reward_kind_label,
 )
-from models import Account, Achievement, GuardianLink, ResultsRequest, Reward, StaffAssignment, Student
+from models import (
+    Account,
+    Achievement,
+    GuardianLink,
+    ResultsRequest,
+    Reward,
+    SchoolClass,
+    StaffAssignment,
+    Student,
+)
 from models.enums import AchievementStatus, GuardianLinkStatus, StaffRole, StudentStatus
 
 if TYPE_CHECKING:
@@ -107,9 +116,13 @@ class NotableItem:
 class RewardItem:
     student_name: str
     class_label: str
-    kind: str
+    kind: str  # as stored: shown in the reader's language by `kind_label`
     reason: str
     granted_on: date
+
+    @property
+    def kind_label(self) -> str:
+        return reward_kind_label(self.kind)
 
 
 @dataclass(frozen=True)
@@ -189,42 +202,94 @@ def _in_period(column: object, period: Period, tz: tzinfo) -> list[object]:
     return [column >= period.start(tz), column < period.end(tz)]  # type: ignore[operator]
 
 
-async def build_digest(
-    session: AsyncSession, scope: Scope, period: Period, now: datetime, tz: tzinfo
-) -> Digest:
-    """The digest of `scope` for `period`; pending ages are counted at `now` (aware)."""
-    rows = {c.id: ClassRow(c.label, 0, 0) for c in scope.classes}
-    for school_class, coverage in zip(
-        scope.classes, await classes_coverage(session, list(scope.classes)), strict=True
-    ):
-        rows[school_class.id].students = len(coverage.students)
-        rows[school_class.id].with_guardian = coverage.with_guardian
-    label_of = {c.id: c.label for c in scope.classes}
-    class_ids = list(rows)
-    digest = Digest(period, scope, now.astimezone(tz), list(rows.values()))
-    in_scope = col(Student.class_id).in_(class_ids)
+@dataclass
+class WeekRecords:
+    """What a week's digests show about a set of classes, loaded once with a query per kind; each
+    scope's digest is then cut from it (`digest_of`), so the school, its levels and its classes don't
+    each read the same rows again."""
 
+    coverage: dict[int, ClassCoverage]  # class id -> its students and their guardians
+    new: dict[int, int]  # class id -> submissions new in the week
+    decided: list[tuple[Achievement, Student]]  # approved or rejected in the week, in decision order
+    pending: list[tuple[Achievement, Student]]  # still pending, submitted before the week's end, oldest first
+    rewards: list[tuple[Reward, Student]]
+    requests: list[tuple[ResultsRequest, Student]]
+    unreachable_guardians: list[tuple[Account, Student]]
+    unreachable_students: list[Student]
+    unreachable_staff: list[tuple[Account, StaffAssignment]]  # active assignments, by account then id
+    unreachable_named: list[tuple[int, int]]  # (student id, class id) of children in the unreachable list
+
+
+async def load_week(
+    session: AsyncSession, classes: Iterable[SchoolClass], period: Period, tz: tzinfo
+) -> WeekRecords:
+    """The records of `classes` (a child's current class) for `period`. Reads only."""
+    classes = list({c.id: c for c in classes}.values())
+    class_ids = [c.id for c in classes]
+    in_classes = col(Student.class_id).in_(class_ids)
+    coverage = dict(zip(class_ids, await classes_coverage(session, classes), strict=True))
     new = await session.exec(
         select(Student.class_id, func.count())
         .join(Achievement, col(Achievement.student_id) == col(Student.id))
-        .where(in_scope, *_in_period(col(Achievement.created_at), period, tz))
+        .where(in_classes, *_in_period(col(Achievement.created_at), period, tz))
         .group_by(col(Student.class_id))
     )
-    for class_id, count in new.all():
-        rows[class_id].new = int(count)
-
     decided = await session.exec(
         select(Achievement, Student)
         .join(Student, col(Student.id) == col(Achievement.student_id))
         .where(
-            in_scope,
+            in_classes,
             col(Achievement.status).in_([AchievementStatus.APPROVED, AchievementStatus.REJECTED]),
             *_in_period(col(Achievement.decided_at), period, tz),
         )
         .order_by(col(Achievement.decided_at), col(Achievement.id))
     )
-    for achievement, student in decided.all():
-        row = rows[student.class_id]
+    pending = await session.exec(
+        select(Achievement, Student)
+        .join(Student, col(Student.id) == col(Achievement.student_id))
+        .where(
+            in_classes,
+            Achievement.status == AchievementStatus.PENDING,
+            col(Achievement.created_at) < period.end(tz),
+        )
+        .order_by(col(Achievement.created_at), col(Achievement.id))
+    )
+    rewards = await session.exec(
+        select(Reward, Student)
+        .join(Student, col(Student.id) == col(Reward.student_id))
+        .where(in_classes, *_in_period(col(Reward.created_at), period, tz))
+        .order_by(col(Reward.granted_on), col(Reward.id))
+    )
+    requests = await session.exec(
+        select(ResultsRequest, Student)
+        .join(Student, col(Student.id) == col(ResultsRequest.student_id))
+        .where(in_classes, *_in_period(col(ResultsRequest.created_at), period, tz))
+        .order_by(col(ResultsRequest.created_at), col(ResultsRequest.id))
+    )
+    return WeekRecords(
+        coverage=coverage,
+        new={class_id: int(count) for class_id, count in new.all()},
+        decided=list(decided.all()),
+        pending=list(pending.all()),
+        rewards=list(rewards.all()),
+        requests=list(requests.all()),
+        **await _unreachable(session, class_ids),
+    )
+
+
+def digest_of(records: WeekRecords, scope: Scope, period: Period, now: datetime, tz: tzinfo) -> Digest:
+    """The digest of `scope` (whose classes `records` hold); pending ages are counted at `now` (aware)."""
+    rows = {c.id: ClassRow(c.label, 0, 0) for c in scope.classes}
+    for class_id, row in rows.items():
+        coverage = records.coverage[class_id]  # type: ignore[index]
+        row.students = len(coverage.students)
+        row.with_guardian = coverage.with_guardian
+        row.new = records.new.get(class_id, 0)  # type: ignore[arg-type]
+    digest = Digest(period, scope, now.astimezone(tz), list(rows.values()))
+
+    for achievement, student in records.decided:
+        if (row := rows.get(student.class_id)) is None:
+            continue
         if achievement.status == AchievementStatus.REJECTED:
             row.rejected += 1
             continue
@@ -242,70 +307,45 @@ async def build_digest(
                     achievement.result,
                 )
             )
-            digest.student_ids.add(student.id)
+            digest.student_ids.add(student.id)  # type: ignore[arg-type]
 
-    pending = await session.exec(
-        select(Achievement, Student)
-        .join(Student, col(Student.id) == col(Achievement.student_id))
-        .where(
-            in_scope,
-            Achievement.status == AchievementStatus.PENDING,
-            col(Achievement.created_at) < period.end(tz),
-        )
-        .order_by(col(Achievement.created_at), col(Achievement.id))
-    )
-    for achievement, student in pending.all():
-        row = rows[student.class_id]
+    for achievement, student in records.pending:
+        if (row := rows.get(student.class_id)) is None:
+            continue
         row.pending += 1
         if row.oldest is None:
             age = max((now - achievement.created_at) // timedelta(days=1), 0)
             row.oldest = PendingItem(
                 achievement.number, student.short_name, row.label, achievement.created_at, age
             )
-            digest.student_ids.add(student.id)
+            digest.student_ids.add(student.id)  # type: ignore[arg-type]
 
-    rewards = await session.exec(
-        select(Reward, Student)
-        .join(Student, col(Student.id) == col(Reward.student_id))
-        .where(in_scope, *_in_period(col(Reward.created_at), period, tz))
-        .order_by(col(Reward.granted_on), col(Reward.id))
-    )
-    for reward, student in rewards.all():
-        digest.rewards.append(
-            RewardItem(
-                student.short_name,
-                label_of[student.class_id],
-                reward_kind_label(reward.kind),
-                reward.reason,
-                reward.granted_on,
+    for reward, student in records.rewards:
+        if (row := rows.get(student.class_id)) is not None:
+            digest.rewards.append(
+                RewardItem(student.short_name, row.label, reward.kind, reward.reason, reward.granted_on)
             )
-        )
-        digest.student_ids.add(student.id)
+            digest.student_ids.add(student.id)  # type: ignore[arg-type]
 
-    requests = await session.exec(
-        select(ResultsRequest, Student)
-        .join(Student, col(Student.id) == col(ResultsRequest.student_id))
-        .where(in_scope, *_in_period(col(ResultsRequest.created_at), period, tz))
-        .order_by(col(ResultsRequest.created_at), col(ResultsRequest.id))
+    for request, student in records.requests:
+        if (row := rows.get(student.class_id)) is not None:
+            digest.requests.append(
+                RequestItem(request.number, request.created_at, student.short_name, row.label)
+            )
+            digest.student_ids.add(student.id)  # type: ignore[arg-type]
+
+    digest.unreachable = _unreachable_in(records, scope, rows)
+    digest.student_ids.update(
+        student_id for student_id, class_id in records.unreachable_named if class_id in rows
     )
-    for request, student in requests.all():
-        digest.requests.append(
-            RequestItem(request.number, request.created_at, student.short_name, label_of[student.class_id])
-        )
-        digest.student_ids.add(student.id)
-
-    digest.unreachable = await _unreachable(session, scope, class_ids, label_of)
-    digest.student_ids.update(await _unreachable_student_ids(session, class_ids))
     return digest
 
 
-async def _unreachable(
-    session: AsyncSession, scope: Scope, class_ids: list[int], label_of: dict[int | None, str]
-) -> list[UnreachableItem]:
-    """Guardians, students and staff of the scope whom Telegram refused (blocked, never started)."""
+async def _unreachable(session: AsyncSession, class_ids: list[int | None]) -> dict[str, list[Any]]:
+    """Guardians, students and staff whom Telegram refused (blocked, never started): the guardians and
+    students of `class_ids`, every active staff assignment (its scope decides which are shown)."""
     unreachable = col(Account.reachable).is_(False)
     active_student = Student.status == StudentStatus.ACTIVE
-    items: list[UnreachableItem] = []
     guardians = await session.exec(
         select(Account, Student)
         .join(GuardianLink, col(GuardianLink.account_id) == col(Account.id))
@@ -318,47 +358,21 @@ async def _unreachable(
         )
         .order_by(col(Student.class_id), col(Student.surname), col(Student.name), col(Account.id))
     )
-    for account, student in guardians.all():
-        items.append(
-            UnreachableItem(account.name, PersonRole.GUARDIAN, label_of[student.class_id], student.short_name)
-        )
     students = await session.exec(
         select(Student)
         .join(Account, col(Account.id) == col(Student.account_id))
         .where(unreachable, active_student, col(Student.class_id).in_(class_ids))
         .order_by(col(Student.class_id), col(Student.surname), col(Student.name))
     )
-    for student in students.all():
-        items.append(UnreachableItem(student.short_name, PersonRole.STUDENT, label_of[student.class_id]))
-
-    staff_query = (
+    staff = await session.exec(
         select(Account, StaffAssignment)
         .join(StaffAssignment, col(StaffAssignment.account_id) == col(Account.id))
         .where(unreachable, col(StaffAssignment.active).is_(True))
         .order_by(col(Account.id), col(StaffAssignment.id))
     )
-    if not scope.whole_school:
-        staff_query = staff_query.where(
-            or_(
-                col(StaffAssignment.class_id).in_(class_ids),
-                (StaffAssignment.role == StaffRole.DEPUTY)
-                & col(StaffAssignment.level).in_([level.value for level in scope.levels]),
-            )
-        )
-    seen: set[int | None] = set()
-    for account, assignment in (await session.exec(staff_query)).all():
-        if account.id not in seen:
-            seen.add(account.id)
-            items.append(
-                UnreachableItem(account.name, PersonRole.STAFF, label_of.get(assignment.class_id, ""))
-            )
-    return items
-
-
-async def _unreachable_student_ids(session: AsyncSession, class_ids: list[int]) -> Iterable[int]:
-    """Children named in the unreachable list (as themselves, or as whose guardian): for the audit."""
-    rows = await session.exec(
-        select(Student.id)
+    # Children named in that list (as themselves, or as whose guardian): for the audit.
+    named = await session.exec(
+        select(Student.id, Student.class_id)
         .outerjoin(GuardianLink, col(GuardianLink.student_id) == col(Student.id))
         .join(
             Account,
@@ -368,14 +382,45 @@ async def _unreachable_student_ids(session: AsyncSession, class_ids: list[int]) 
                 & (GuardianLink.status == GuardianLinkStatus.CONFIRMED),
             ),
         )
-        .where(
-            col(Account.reachable).is_(False),
-            Student.status == StudentStatus.ACTIVE,
-            col(Student.class_id).in_(class_ids),
-        )
+        .where(unreachable, active_student, col(Student.class_id).in_(class_ids))
         .distinct()
     )
-    return [student_id for student_id in rows.all() if student_id is not None]
+    return {
+        "unreachable_guardians": list(guardians.all()),
+        "unreachable_students": list(students.all()),
+        "unreachable_staff": list(staff.all()),
+        "unreachable_named": [(student_id, class_id) for student_id, class_id in named.all() if student_id],
+    }
+
+
+def _unreachable_in(
+    records: WeekRecords, scope: Scope, rows: dict[int | None, ClassRow]
+) -> list[UnreachableItem]:
+    """The unreachable people of one scope: its classes' guardians and students, and its staff (the class
+    teachers of its classes and the deputies of its levels; everyone for the whole school)."""
+    items = [
+        UnreachableItem(account.name, PersonRole.GUARDIAN, rows[student.class_id].label, student.short_name)
+        for account, student in records.unreachable_guardians
+        if student.class_id in rows
+    ]
+    items += [
+        UnreachableItem(student.short_name, PersonRole.STUDENT, rows[student.class_id].label)
+        for student in records.unreachable_students
+        if student.class_id in rows
+    ]
+    levels = {level.value for level in scope.levels}
+    seen: set[int | None] = set()
+    for account, assignment in records.unreachable_staff:
+        in_scope = (
+            scope.whole_school
+            or assignment.class_id in rows
+            or (assignment.role == StaffRole.DEPUTY and assignment.level in levels)
+        )
+        if in_scope and account.id not in seen:
+            seen.add(account.id)
+            row = rows.get(assignment.class_id)
+            items.append(UnreachableItem(account.name, PersonRole.STAFF, row.label if row else ""))
+    return items
 
 
 # -- texts -----------------------------------------------------------------------------------------------
