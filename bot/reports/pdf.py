@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import unicodedata
 from collections.abc import Sequence, Set
 from functools import lru_cache
@@ -10,6 +11,7 @@ from pathlib import Path
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import Align, TextEmphasis, XPos, YPos
+from fpdf.fonts import SubsetMap, TTFFont
 
 FONTS_DIR = Path(__file__).with_name("fonts")
 FONT_FAMILY = "DejaVu"
@@ -27,6 +29,12 @@ CREATOR = "Портфолио"
 # Invisible joiners and modifiers of emoji sequences: dropped, so that «👍🏽» becomes one □, not three.
 _DROPPED = {0x200D, 0xFE0E, 0xFE0F, *range(0x1F3FB, 0x1F400)}
 _KEPT_CONTROLS = {"\n", "\t"}
+
+
+@lru_cache
+def _parsed_font(path: Path) -> tuple[TTFFont, bytes]:
+    """A bundled font as fpdf2 reads it (never written into a document itself), and its file."""
+    return TTFFont(FPDF(), path, path.stem, ""), path.read_bytes()
 
 
 @lru_cache
@@ -80,14 +88,33 @@ class Document(FPDF):
         self.set_margins(15, 15, 15)
 
     def set_font(self, family: str | None = None, style: str | TextEmphasis = "", size: float = 0) -> None:
-        """Registers a bundled font the first time it is used: loading one costs about 0.1 s, and most
-        documents use two or three of the five."""
+        """Registers a bundled font the first time it is used: most documents use two or three of the five."""
         family_key = (family or self.font_family).lower()
         font_style = "".join(sorted(char for char in TextEmphasis.coerce(style).style if char in "BI"))
         file_name = _FONT_FILES.get((family_key, font_style))
         if file_name is not None and family_key + font_style not in self.fonts:
-            self.add_font(family_key, font_style, FONTS_DIR / file_name)
+            self._add_bundled_font(family_key, font_style, FONTS_DIR / file_name)
         super().set_font(family, style, size)
+
+    def _add_bundled_font(self, family_key: str, style: str, path: Path) -> None:
+        """`add_font` without parsing the file again. fpdf2 reads a font's metrics for every document
+        (a third of a small PDF's time; 84 digests a week); they are read once per process here, and each
+        document gets its own fontTools font, which fpdf2 subsets in place when it writes the file."""
+        template, data = _parsed_font(path)
+        font = TTFFont.__new__(TTFFont)
+        for name in TTFFont.__slots__:  # metrics, widths and the cmap: never changed by a document
+            if hasattr(template, name):
+                setattr(font, name, getattr(template, name))
+        font.i = len(self.fonts) + 1
+        font.fontkey = family_key + style
+        font.emphasis = TextEmphasis.coerce(style)
+        # recalcBBoxes=False: the outlines are copied as they are, so fontTools need not decode every
+        # glyph to measure it again when it saves the subset.
+        font.ttfont = TTFont(io.BytesIO(data), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
+        font.subset = SubsetMap(font)
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        self.fonts[font.fontkey] = font
 
     def normalize_text(self, text: str) -> str:
         cmap = getattr(self.current_font, "cmap", None)  # a TrueType font's code points -> glyphs
