@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fpdf import FPDF
+from PIL import Image
 from pypdf import PdfReader
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -247,6 +249,47 @@ def test_every_bundled_font_draws_a_box_for_what_it_lacks_without_a_warning(fami
     assert lines == [f"Anna {box} {box} abc ½"] and width > 0
     text = PdfReader(io.BytesIO(bytes(pdf.output()))).pages[0].extract_text()
     assert text.count(f"Anna {box} {box} abc ½") == 2
+
+
+def _sample_document() -> bytes:
+    pdf = Document("Проверка")
+    pdf.set_creation_date(datetime(2026, 12, 4, tzinfo=UTC))
+    pdf.add_page()
+    for family, style in sorted(_FONT_FILES):
+        pdf.set_font(family, style, 11)
+        pdf.multi_cell(
+            0, 6, f"{family} {style}: Ёлкин Пётр, «5А», № 2026-0007 — ½ ≤ 3 🧿", new_x="LMARGIN", new_y="NEXT"
+        )
+    return bytes(pdf.output())
+
+
+def test_fonts_read_once_per_process_draw_the_same_pages_as_fpdf_reading_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached = _sample_document()
+    assert _sample_document() == cached  # a second document: nothing of the first left in the fonts
+    monkeypatch.setattr(Document, "_add_bundled_font", FPDF.add_font)  # fpdf2 reads every font file itself
+    own = _sample_document()
+    cached_page, own_page = (PdfReader(io.BytesIO(data)).pages[0] for data in (cached, own))
+    assert cached_page.extract_text() == own_page.extract_text()
+    assert "dejavumono B: Ёлкин Пётр, «5А», № 2026-0007 — ½ ≤ 3 □" in cached_page.extract_text()
+    fonts = [
+        {name: font.get_object()["/DescendantFonts"][0].get_object()["/W"] for name, font in fonts.items()}
+        for fonts in (cached_page["/Resources"]["/Font"], own_page["/Resources"]["/Font"])
+    ]
+    assert fonts[0] == fonts[1] and len(fonts[0]) == len(_FONT_FILES)  # the same glyphs, the same widths
+    if shutil.which("pdftoppm") is not None:
+        cached_png, own_png = (_rendered(data, tmp_path / name) for name, data in [("a", cached), ("b", own)])
+        assert cached_png == own_png
+
+
+def _rendered(data: bytes, stem: Path) -> bytes:
+    stem.with_suffix(".pdf").write_bytes(data)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-singlefile", stem.with_suffix(".pdf"), stem], check=True
+    )
+    with Image.open(stem.with_suffix(".png")) as image:
+        return image.tobytes()
 
 
 def test_the_pdf_base_table_wraps_and_repeats_its_header_on_every_page() -> None:
