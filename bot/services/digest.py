@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import re
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -344,7 +346,7 @@ async def _prepare(
     # One read of the week for every class anybody oversees; each scope's digest is cut from it.
     records = await load_week(session, [c for r in due for c in r.scope.classes], period, settings.tz)
     digests: dict[str, Digest] = {}
-    written: set[str] = set()
+    pdfs: dict[str, tuple[Digest, str]] = {}  # path relative to MEDIA_DIR -> its digest and language
     prepared = []
     for recipient in due:
         scope = recipient.scope
@@ -355,14 +357,50 @@ async def _prepare(
         if language not in i18n.available_locales:
             language = i18n.default_locale
         relative = pdf_path(period, scope, language)
+        pdfs.setdefault(relative, (digest, language))
         with in_language(language, i18n):
-            if relative not in written:
-                # Seconds of CPU for a big school: off the event loop, which keeps answering users.
-                pdf = await asyncio.to_thread(build_digest_pdf, settings.school_name, digest)
-                _write_atomically(settings.media_dir / relative, pdf)
-                written.add(relative)
             prepared.append(_Prepared(recipient, digest, relative, digest_text(digest)))
+    await _write_pdfs(settings, pdfs, i18n)
     return prepared
+
+
+async def _write_pdfs(settings: Settings, pdfs: dict[str, tuple[Digest, str]], i18n: I18n) -> None:
+    """Build and write the PDFs. A whole school's take seconds of CPU: they are built in worker
+    processes, one per core, so that every core works and the event loop keeps answering users."""
+    if not pdfs:
+        return
+    loop = asyncio.get_running_loop()
+    workers = min(len(pdfs), os.cpu_count() or 1)
+    with ProcessPoolExecutor(
+        workers, mp_context=_WORKER_START, initializer=_start_pdf_worker, initargs=(i18n,)
+    ) as pool:
+        built = await asyncio.gather(
+            *(
+                loop.run_in_executor(pool, _digest_pdf, settings.school_name, digest, language)
+                for digest, language in pdfs.values()
+            )
+        )
+    for relative, pdf in zip(pdfs, built, strict=True):
+        _write_atomically(settings.media_dir / relative, pdf)
+
+
+# Workers are forked where the system can (Linux): they start at once with everything imported. They
+# only draw PDFs: no database connection, socket or event loop of the parent is used in them.
+_WORKER_START = (
+    multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+)
+_worker_i18n: I18n | None = None  # the catalogs, in a worker
+
+
+def _start_pdf_worker(i18n: I18n) -> None:
+    global _worker_i18n
+    _worker_i18n = i18n
+
+
+def _digest_pdf(school_name: str, digest: Digest, language: str) -> bytes:
+    """In a worker: the digest's PDF in `language`."""
+    with in_language(language, _worker_i18n):
+        return build_digest_pdf(school_name, digest)
 
 
 async def _audit(
