@@ -3,6 +3,7 @@ default, Russian labels, and rendering of our own templates."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 from sqladmin import ModelView
 from sqlalchemy import Select, func
 from sqlmodel import col, select
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,6 +36,22 @@ STUDENT_STATUS_LABELS = {
     StudentStatus.LEFT: "Выбыл(а)",
     StudentStatus.GRADUATED: "Выпускник",
 }
+
+
+class RecordIdConvertor(IntegerConvertor):
+    """`{name:id}` in a route: a record's id, at most 18 digits. A longer number is no row's id and can't
+    even be bound to a query (SQLite's integers end below 2**63): the address is simply not found."""
+
+    regex = "[0-9]{1,18}"
+
+
+register_url_convertor("id", RecordIdConvertor())
+_RECORD_ID = re.compile(RecordIdConvertor.regex)
+
+
+def is_record_id(text: object) -> bool:
+    """Whether `text` (an id from an address or a form) can be a record's id at all."""
+    return isinstance(text, str) and _RECORD_ID.fullmatch(text) is not None
 
 
 def enum_label(enum: type[StrEnum], value: object) -> str:
@@ -106,7 +124,10 @@ class ScopedView(ModelView):
 
     @staticmethod
     def _by_pk(query: Callable[[Request], Select], request: Request) -> Select:
-        # SQLAdmin converts the id in the address to the column's type and lets a ValueError out (a 500).
+        # SQLAdmin converts the id in the address to the column's type and lets a ValueError out (a 500),
+        # and a number too long for the database fails in the query (a 500 too).
+        if not is_record_id(request.path_params.get("pk")):
+            raise not_found()
         try:
             return query(request)
         except ValueError as error:
@@ -146,7 +167,7 @@ class ScopedView(ModelView):
     ) -> None:
         """Every page of records is a view of children's data: logged with whose, when it is one child's."""
         async with ctx_of(request).session_factory() as session:
-            row = await session.get(self.model, int(pk)) if pk is not None and pk.isdigit() else None
+            row = await session.get(self.model, int(pk)) if is_record_id(pk) else None
             if not allowed and row is None:
                 return  # a made-up id is nobody's: nothing to keep in anyone's register
             student_id = row.id if isinstance(row, Student) else getattr(row, "student_id", None)

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from starlette.requests import Request
 
 from admin.context import class_ids_of, ctx_of
-from admin.views.base import enum_label
+from admin.views.base import enum_label, is_record_id
 from bot.i18n_text import _
 from bot.services.portfolio import academic_year, academic_year_bounds
 from models import SchoolClass, Student
@@ -44,7 +44,7 @@ class ClassFilter:
         ]
 
     async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
-        if not value or value == ALL or not str(value).isdigit():
+        if not is_record_id(value):
             return query
         students = select(Student.id).where(Student.class_id == int(value))
         return query.where(col(self.student_column).in_(students))

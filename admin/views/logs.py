@@ -111,7 +111,7 @@ class DigestView(ScopedView, model=DigestDelivery):
             accounts = (await session.exec(select(Account))).all()
         request.state.actor_names = {a.id: a.name for a in accounts}
 
-    @expose("/{pk:int}/pdf", methods=["GET"])
+    @expose("/{pk:id}/pdf", methods=["GET"])
     async def pdf(self, request: Request) -> Response:
         """The digest's PDF, for whoever may see the digest; audited as an export."""
         principal = principal_of(request)
