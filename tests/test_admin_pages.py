@@ -72,12 +72,18 @@ async def test_roster_import_shows_a_preview_and_applies_only_when_asked(
     again = await client.post("/admin/roster/apply", data={"csrf_token": csrf, "upload_token": token})
     assert again.status_code == 400 and "загрузите его ещё раз" in again.text
 
-    unreadable = await client.post(
-        "/admin/roster/preview",
-        data={"csrf_token": csrf},
-        files={"file": ("roster.csv", b"\x00\x01", "text/csv")},
-    )
-    assert unreadable.status_code == 400
+    for name, broken in (
+        ("roster.csv", b"\x00\x01"),
+        ("roster.txt", b"\xff\xfe\x00"),  # UTF-16 cut short
+        ("roster.xlsx", b"PK\x03\x04 not a workbook"),
+    ):
+        unreadable = await client.post(
+            "/admin/roster/preview",
+            data={"csrf_token": csrf},
+            files={"file": (name, broken, "application/octet-stream")},
+        )
+        assert unreadable.status_code == 400, name
+        assert 'class="alert alert-danger"' in unreadable.text, name
 
 
 async def test_invite_sheets_and_staff_links(
