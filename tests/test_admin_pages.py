@@ -3,12 +3,14 @@ links, editing a student and marking them left (audited), achievement filters an
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import time_machine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from models import AuditEvent, Invite, SchoolClass, Student
+from models import Achievement, AuditEvent, Invite, SchoolClass, Student
 from models.db import SessionFactory
 from models.enums import AuditChannel, InvitePurpose, StudentStatus
 from tests.admin_support import admin_client, admin_settings, make_admin_school, sign_in, submit
@@ -175,3 +177,34 @@ async def test_achievements_filter_by_class_status_and_period(
             await session.exec(select(AuditEvent).where(AuditEvent.action == "achievement_list_viewed"))
         ).all()
     assert len(views) == 3 and {v.actor_account_id for v in views} == {world.school.admin.id}
+
+
+async def test_dates_are_shown_in_the_schools_zone_and_russian_format(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)  # the school is in Moscow (UTC+3)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    late_evening = datetime(2026, 11, 27, 22, 30, tzinfo=UTC)  # 01:30 on the 28th in Moscow
+    async with session_factory() as session:
+        achievement = await session.get(Achievement, world.pending_5a.id)
+        achievement.created_at = late_evening
+        achievement.event_date = date(2026, 11, 28)  # «today» at the school
+        student = await session.get(Student, world.school.students_5a[0].id)
+        student.birth_date = date(2015, 3, 14)
+        student.created_at = late_evening
+        session.add_all([achievement, student])
+        await session.commit()
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.admin)
+
+    with time_machine.travel(late_evening, tick=False):
+        details = (await client.get(f"/admin/achievement/details/{achievement.id}")).text
+        student_page = (await client.get(f"/admin/student/details/{student.id}")).text
+        this_week = (await client.get("/admin/achievement/list?period=week")).text
+
+    assert "28.11.2026 01:30" in details and "28.11.2026" in details
+    assert "UTC" not in details and "+00:00" not in details
+    assert "14.03.2015" in student_page and "28.11.2026 01:30" in student_page
+    assert "2015-03-14" not in student_page and "+00:00" not in student_page
+    # The last 7 days end with the school's today (the 28th), not UTC's (the 27th).
+    assert "Олимпиада по физике" in this_week

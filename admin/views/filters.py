@@ -11,7 +11,7 @@ from sqlalchemy import Select
 from sqlmodel import col, select
 from starlette.requests import Request
 
-from admin.context import class_ids_of, ctx_of
+from admin.context import class_ids_of, ctx_of, school_today
 from admin.views.base import enum_label, is_record_id
 from bot.i18n_text import _
 from bot.services.portfolio import academic_year, academic_year_bounds
@@ -94,7 +94,7 @@ class PeriodFilter:
     has_operator = False
     template = "sqladmin/filters/lookup_filter.html"
 
-    def __init__(self, column: Any, title: str, today: Callable[[], date]) -> None:
+    def __init__(self, column: Any, title: str, today: Callable[[], date] = school_today) -> None:
         self.column = column
         self.title = title
         self.parameter_name = "period"

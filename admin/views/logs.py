@@ -17,16 +17,13 @@ from models import Account, AuditEvent, DigestDelivery
 from models.enums import AuditChannel
 
 
-def _moment(value: Any) -> str:
-    return value.strftime("%d.%m.%Y %H:%M:%S UTC") if value else "—"
-
-
 class AuditView(ScopedView, model=AuditEvent):
     name = "Запись журнала"
     name_plural = "Журнал доступа"
     icon = "fa-solid fa-clipboard-list"
     category = "Журналы"
     page_size = 100
+    moment_format = "%d.%m.%Y %H:%M:%S"
     column_list = [
         "at",
         "actor_account_id",
@@ -53,7 +50,6 @@ class AuditView(ScopedView, model=AuditEvent):
     column_default_sort = [("at", True)]
     column_sortable_list = ["at", "action"]
     column_formatters = {
-        "at": lambda e, _n: _moment(e.at),
         "actor_account_id": lambda e, _n, request: request.state.actor_names.get(e.actor_account_id, "—"),
         "allowed": lambda e, _n: "да" if e.allowed else "нет",
     }
@@ -94,8 +90,6 @@ class DigestView(ScopedView, model=DigestDelivery):
     column_default_sort = [("period", True)]
     column_formatters = {
         "account_id": lambda d, _n, request: request.state.actor_names.get(d.account_id, "—"),
-        "created_at": lambda d, _n: _moment(d.created_at),
-        "sent_at": lambda d, _n: _moment(d.sent_at),
     }
     column_formatters_detail = column_formatters
 
