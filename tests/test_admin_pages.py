@@ -10,7 +10,7 @@ import time_machine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from models import Achievement, AuditEvent, Invite, SchoolClass, Student
+from models import Achievement, AuditEvent, DigestDelivery, Invite, Reward, SchoolClass, Student
 from models.db import SessionFactory
 from models.enums import AuditChannel, InvitePurpose, StudentStatus
 from tests.admin_support import admin_client, admin_settings, make_admin_school, sign_in, submit
@@ -208,3 +208,37 @@ async def test_dates_are_shown_in_the_schools_zone_and_russian_format(
     assert "2015-03-14" not in student_page and "+00:00" not in student_page
     # The last 7 days end with the school's today (the 28th), not UTC's (the 27th).
     assert "Олимпиада по физике" in this_week
+
+
+async def test_stored_codes_are_shown_in_words_rewards_digests_and_the_log(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    async with session_factory() as session:
+        reward = Reward(
+            student_id=world.school.students_5a[0].id,
+            kind="commendation",
+            reason="За олимпиаду",
+            granted_on=date(2026, 11, 20),
+            granted_by_account_id=world.school.admin.id,
+        )
+        session.add(reward)
+        for account, scope in (
+            (world.school.admin, "school"),
+            (world.school.deputy, "level:ooo"),
+            (world.school.teacher_5a, f"class:{world.school.class_5a.id}"),
+        ):
+            session.add(DigestDelivery(period="2026-W48", account_id=account.id, scope=scope))
+        await session.commit()
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.admin)
+
+    rewards = (await client.get("/admin/reward/list")).text
+    assert "Похвальный лист" in rewards and "commendation" not in rewards
+    digests = (await client.get("/admin/digest-delivery/list")).text
+    assert "23.11.2026 – 29.11.2026" in digests and "2026-W48" not in digests
+    assert "Вся школа" in digests and "Уровень ООО" in digests and "Класс 5А" in digests
+    assert "level:ooo" not in digests and "class:" not in digests
+    log = (await client.get("/admin/audit-event/list")).text
+    assert "веб-админка" in log and ">web<" not in log

@@ -32,6 +32,32 @@ ROLE_LABELS = {
     StaffRole.TEACHER: "Педагог",
 }
 LEVEL_LABELS = {SchoolLevel.NOO: "НОО (1–4)", SchoolLevel.OOO: "ООО (5–9)", SchoolLevel.SOO: "СОО (10–11)"}
+CHANNEL_LABELS = {
+    AuditChannel.BOT: "бот",
+    AuditChannel.WEB: "веб-админка",
+    AuditChannel.CLI: "командная строка",
+    AuditChannel.SYSTEM: "система",
+}
+# What an audit row is about (`object_type`: our names and the admin's view identities).
+OBJECT_LABELS = {
+    "achievement": "достижение",
+    "class": "класс",
+    "school_class": "класс",
+    "school-class": "класс",
+    "digest": "сводка",
+    "digest-delivery": "сводка",
+    "export": "выгрузка",
+    "guardian_link": "связь с родителем",
+    "invite": "приглашение",
+    "results_request": "запрос результатов",
+    "results-request": "запрос результатов",
+    "reward": "поощрение",
+    "roster": "список учащихся",
+    "student": "ученик",
+    "student_account": "аккаунт ученика",
+    "staff-assignment": "роль сотрудника",
+    "audit-event": "журнал доступа",
+}
 STUDENT_STATUS_LABELS = {
     StudentStatus.ACTIVE: "Учится",
     StudentStatus.LEFT: "Выбыл(а)",

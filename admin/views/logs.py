@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqladmin import expose
@@ -11,10 +12,27 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from admin.context import ctx_of, principal_of
-from admin.views.base import ScopedView, media_file, not_found
+from admin.views.base import (
+    CHANNEL_LABELS,
+    OBJECT_LABELS,
+    ScopedView,
+    mapped_label,
+    media_file,
+    not_found,
+)
 from bot.services import audit
+from bot.services.digest import parse_period, scope_title_of_key
 from models import Account, AuditEvent, DigestDelivery
 from models.enums import AuditChannel
+
+
+def _week(key: str) -> str:
+    """A digest's ISO week («2026-W49») as its dates; a key that isn't a week, as it is."""
+    try:
+        period = parse_period(key, datetime.now(UTC), UTC)  # «now» and the zone don't matter for a key
+    except ValueError:
+        return key
+    return period.dates_label
 
 
 class AuditView(ScopedView, model=AuditEvent):
@@ -52,6 +70,8 @@ class AuditView(ScopedView, model=AuditEvent):
     column_formatters = {
         "actor_account_id": lambda e, _n, request: request.state.actor_names.get(e.actor_account_id, "—"),
         "allowed": lambda e, _n: "да" if e.allowed else "нет",
+        "channel": lambda e, _n: mapped_label(CHANNEL_LABELS, e.channel),
+        "object_type": lambda e, _n: mapped_label(OBJECT_LABELS, e.object_type) if e.object_type else "—",
     }
     column_formatters_detail = column_formatters
     column_filters = [
@@ -90,6 +110,8 @@ class DigestView(ScopedView, model=DigestDelivery):
     column_default_sort = [("period", True)]
     column_formatters = {
         "account_id": lambda d, _n, request: request.state.actor_names.get(d.account_id, "—"),
+        "period": lambda d, _n: _week(d.period),
+        "scope": lambda d, _n, request: scope_title_of_key(d.scope, request.state.class_labels),
     }
     column_formatters_detail = column_formatters
 

@@ -6,7 +6,7 @@ from sqlmodel import col
 
 from admin.views.base import ScopedView, enum_label, student_name_of
 from admin.views.filters import ClassFilter, EnumFilter, PeriodFilter
-from bot.services.taxonomy import AchievementLevel, AchievementResult, Category
+from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, reward_kind_label
 from models import Achievement, ResultsRequest, Reward
 from models.enums import AchievementStatus, RequestScope, Source
 
@@ -93,6 +93,7 @@ class RewardView(ScopedView, model=Reward):
     column_default_sort = [("granted_on", True)]
     column_formatters = {
         "student_id": lambda r, _n, request: student_name_of(request, r.student_id),
+        "kind": lambda r, _n: reward_kind_label(r.kind),
     }
     column_formatters_detail = column_formatters
     column_filters = [ClassFilter(Reward.student_id), PeriodFilter(Reward.granted_on, "Период")]
