@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import time_machine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -242,3 +243,15 @@ async def test_stored_codes_are_shown_in_words_rewards_digests_and_the_log(
     assert "level:ooo" not in digests and "class:" not in digests
     log = (await client.get("/admin/audit-event/list")).text
     assert "веб-админка" in log and ">web<" not in log
+
+
+async def test_searching_students_ignores_the_case_of_cyrillic_letters(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    school = await make_school(session_factory)
+    client = admin_client(admin_settings(tmp_path, database_url), engine)
+    await sign_in(client, session_factory, school.admin)
+
+    for term in ("Смирн", "смирн", "СМИРНОВА"):
+        found = (await client.get(f"/admin/student/list?search={quote(term)}")).text
+        assert "Смирнова" in found and "Иванов" not in found, term
