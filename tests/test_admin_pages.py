@@ -148,7 +148,7 @@ async def test_editing_a_student_and_marking_them_left_is_audited(
     assert stored.status_changed_at is not None
     assert actions == ["student_viewed", "student_updated", "student_viewed", "student_status_changed"]
 
-    log = await client.get(f"/admin/audit-event/list?student_id={student.id}&student_id_op=equals")
+    log = await client.get(f"/admin/audit-event/list?student={student.id}")
     assert "student_status_changed" in log.text and "student_viewed" in log.text
 
 
@@ -255,3 +255,37 @@ async def test_searching_students_ignores_the_case_of_cyrillic_letters(
     for term in ("Смирн", "смирн", "СМИРНОВА"):
         found = (await client.get(f"/admin/student/list?search={quote(term)}")).text
         assert "Смирнова" in found and "Иванов" not in found, term
+
+
+async def test_the_audit_log_filters_by_student_actor_and_action_in_russian(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    deputy = admin_client(settings, engine)
+    await sign_in(deputy, session_factory, world.school.deputy)
+    await deputy.get(f"/admin/student/details/{world.school.students_5b[0].id}")  # Кузнецов, 5Б
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.admin)
+
+    page = (await client.get("/admin/audit-event/list")).text
+    for english in ("Select operation", "Enter value", "Apply Filter", ">All<", "Equals"):
+        assert english not in page, english
+    assert "№ или фамилия" in page and "№ аккаунта или имя" in page
+
+    by_surname = table_of(await client.get(f"/admin/audit-event/list?student={quote('кузн')}"))
+    assert "Кузнецов Илья, 5Б (№" in by_surname and "Смирнова" not in by_surname
+    by_actor = table_of(await client.get(f"/admin/audit-event/list?actor={quote('морозова')}"))
+    assert "Завуч Морозова" in by_actor and "admin_signed_in" in by_actor and "Директор" not in by_actor
+    narrowed = table_of(
+        await client.get(f"/admin/audit-event/list?actor={quote('морозова')}&action=student_viewed")
+    )
+    assert "student_viewed" in narrowed and "admin_signed_in" not in narrowed
+    nobody = table_of(await client.get(f"/admin/audit-event/list?student={'9' * 25}"))
+    assert "student_viewed" not in nobody
+
+
+def table_of(response: object) -> str:
+    """The rows of a list page (not its filters)."""
+    text = response.text  # type: ignore[attr-defined]
+    return text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]

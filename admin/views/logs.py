@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqladmin import expose
-from sqladmin.filters import AllUniqueStringValuesFilter, OperationColumnFilter
 from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -19,11 +18,20 @@ from admin.views.base import (
     mapped_label,
     media_file,
     not_found,
+    student_name_of,
 )
+from admin.views.filters import AccountFilter, StudentFilter, ValueFilter
 from bot.services import audit
 from bot.services.digest import parse_period, scope_title_of_key
 from models import Account, AuditEvent, DigestDelivery
 from models.enums import AuditChannel
+
+
+def _student(request: Request, student_id: int | None) -> str:
+    """The child a row is about, by name and number (the row itself keeps only the number)."""
+    if student_id is None:
+        return "—"
+    return f"{student_name_of(request, student_id)} (№ {student_id})"
 
 
 def _week(key: str) -> str:
@@ -42,6 +50,7 @@ class AuditView(ScopedView, model=AuditEvent):
     category = "Журналы"
     page_size = 100
     moment_format = "%d.%m.%Y %H:%M:%S"
+    shows_students = True
     column_list = [
         "at",
         "actor_account_id",
@@ -58,7 +67,7 @@ class AuditView(ScopedView, model=AuditEvent):
         "actor_account_id": "Кто (аккаунт)",
         "actor_telegram_id": "Кто (Telegram ID)",
         "action": "Действие",
-        "student_id": "Ученик (№)",
+        "student_id": "Ученик",
         "object_type": "Объект",
         "object_id": "№ объекта",
         "allowed": "Разрешено",
@@ -69,15 +78,16 @@ class AuditView(ScopedView, model=AuditEvent):
     column_sortable_list = ["at", "action"]
     column_formatters = {
         "actor_account_id": lambda e, _n, request: request.state.actor_names.get(e.actor_account_id, "—"),
+        "student_id": lambda e, _n, request: _student(request, e.student_id),
         "allowed": lambda e, _n: "да" if e.allowed else "нет",
         "channel": lambda e, _n: mapped_label(CHANNEL_LABELS, e.channel),
         "object_type": lambda e, _n: mapped_label(OBJECT_LABELS, e.object_type) if e.object_type else "—",
     }
     column_formatters_detail = column_formatters
     column_filters = [
-        OperationColumnFilter(AuditEvent.student_id, title="Ученик (№)"),
-        OperationColumnFilter(AuditEvent.actor_account_id, title="Кто (№ аккаунта)"),
-        AllUniqueStringValuesFilter(AuditEvent.action, title="Действие"),
+        StudentFilter(AuditEvent.student_id),
+        AccountFilter(AuditEvent.actor_account_id),
+        ValueFilter(AuditEvent.action, "Действие", "action"),
     ]
 
     def scope(self, stmt: Any, request: Request) -> Any:
