@@ -289,3 +289,28 @@ def table_of(response: object) -> str:
     """The rows of a list page (not its filters)."""
     text = response.text  # type: ignore[attr-defined]
     return text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+
+
+async def test_sqladmins_own_pages_and_errors_speak_russian(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.deputy)
+
+    answers = {
+        "/admin/staff-assignment/list": (403, "Нет доступа"),  # administrators only
+        "/admin/student/list?page=abc": (400, "Неверный адрес"),
+        "/admin/student/list?sortBy=surname;drop": (400, "Неверный адрес"),
+        "/admin/no-such-page/list": (404, "Не найдено"),
+        f"/admin/student/details/{world.student_10a.id}": (404, "Не найдено"),
+    }
+    for path, (status, text) in answers.items():
+        response = await client.get(path)
+        assert (response.status_code, text in response.text) == (status, True), path
+        for english in ("Forbidden", "Invalid", "Not Found", "Bad Request"):
+            assert english not in response.text, (path, english)
+        assert "На главную" in response.text, path
+    details = (await client.get(f"/admin/student/details/{world.school.students_5a[0].id}")).text
+    assert f"№ {world.school.students_5a[0].id}</h3>" in details and "Id:" not in details
