@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from models import Achievement, AuditEvent, EvidenceFile, Student
+from models import Achievement, AuditEvent, EvidenceFile, Notification, Student
 from models.db import SessionFactory
 from models.enums import AchievementStatus, AuditChannel
 from tests.admin_support import admin_client, admin_settings, make_admin_school, sign_in
@@ -252,3 +253,80 @@ async def test_another_site_cannot_sign_a_person_out_by_sending_their_browser_to
     pressed = await client.get("/admin/logout", headers={"sec-fetch-site": "same-origin"})
     assert pressed.status_code == 302 and pressed.location == "http://testserver/admin/login"
     assert (await client.get("/admin/")).status_code == 302
+
+
+async def test_html_in_a_childs_name_and_title_is_shown_as_text_on_every_page(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    async with session_factory() as session:
+        student = await session.get(Student, world.school.students_5a[0].id)
+        student.surname = "<img src=x onerror=alert(1)>Иванов"
+        student.patronymic = '"><script>alert(2)</script>'
+        achievement = await session.get(Achievement, world.pending_5a.id)
+        achievement.title = "<b>Олимпиада</b> & </td>"
+        session.add_all([student, achievement])
+        await session.commit()
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.admin)
+    await client.get(f"/admin/student/details/{student.id}")  # a log row naming the child
+
+    for path in (
+        "/admin/",
+        "/admin/moderation",
+        "/admin/student/list",
+        f"/admin/student/details/{student.id}",
+        f"/admin/student/edit/{student.id}",
+        "/admin/achievement/list",
+        f"/admin/achievement/details/{achievement.id}",
+        "/admin/audit-event/list",
+        f"/admin/student/list?search={quote('<img')}",
+    ):
+        page = (await client.get(path)).text
+        assert "<img src=x" not in page and "<script>alert" not in page and "<b>Олимпиада" not in page, path
+        if path != "/admin/":  # the dashboard names no children
+            assert "&lt;img src=x onerror=alert(1)&gt;Иванов" in page, path
+
+
+async def test_a_decision_from_a_stale_page_changes_nothing_once_someone_else_decided(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    director = admin_client(settings, engine)
+    director_csrf = await sign_in(director, session_factory, world.school.admin)
+    deputy = admin_client(settings, engine)
+    deputy_csrf = await sign_in(deputy, session_factory, world.school.deputy)
+    stale = (await deputy.get("/admin/moderation")).text  # the deputy's tab shows the card...
+    assert f"/admin/moderation/{world.pending_5a.id}/reject" in stale
+
+    approved = await director.post(
+        f"/admin/moderation/{world.pending_5a.id}/approve", data={"csrf_token": director_csrf}
+    )  # ...and meanwhile the director approves it
+    assert approved.location.endswith("notice=approved")
+
+    for action, form in (
+        ("reject", {"reason": "unreadable"}),
+        ("approve", {}),
+        ("correct", {"title": "Другое название", "level": "international"}),
+    ):
+        late = await deputy.post(
+            f"/admin/moderation/{world.pending_5a.id}/{action}", data={"csrf_token": deputy_csrf, **form}
+        )
+        assert late.status_code == 303 and late.location.endswith("notice=late"), action
+    assert "Уже рассмотрено кем-то другим" in (await deputy.get(late.location)).text
+    async with session_factory() as session:
+        stored = await session.get(Achievement, world.pending_5a.id)
+        notes = (
+            await session.exec(
+                select(Notification).where(Notification.account_id == world.school.guardian.id)
+            )
+        ).all()
+    assert (stored.status, stored.decided_by_account_id, stored.reject_reason) == (
+        AchievementStatus.APPROVED,
+        world.school.admin.id,
+        None,
+    )
+    assert (stored.title, stored.level) == ("Олимпиада по физике", "regional")
+    assert len([n for n in notes if n.dedup_key == f"decision:{world.pending_5a.id}"]) == 1
