@@ -8,7 +8,7 @@ from urllib.parse import quote
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from models import Achievement, AuditEvent, EvidenceFile, Notification, Student
+from models import Achievement, AuditEvent, DigestDelivery, EvidenceFile, Notification, Student
 from models.db import SessionFactory
 from models.enums import AchievementStatus, AuditChannel
 from tests.admin_support import admin_client, admin_settings, make_admin_school, sign_in
@@ -330,3 +330,37 @@ async def test_a_decision_from_a_stale_page_changes_nothing_once_someone_else_de
     )
     assert (stored.title, stored.level) == ("Олимпиада по физике", "regional")
     assert len([n for n in notes if n.dedup_key == f"decision:{world.pending_5a.id}"]) == 1
+
+
+async def test_file_routes_serve_nothing_outside_the_media_folder_whatever_the_path_says(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    secret = tmp_path / "secret.pdf"  # beside MEDIA_DIR, not in it
+    secret.write_bytes(b"%PDF-1.4 not for the web")
+    async with session_factory() as session:
+        evidence = (
+            await session.exec(select(EvidenceFile).where(EvidenceFile.achievement_id == world.pending_5a.id))
+        ).one()
+        evidence.path = "../secret.pdf"  # a tampered row
+        digest = DigestDelivery(
+            period="2026-W48", account_id=world.school.admin.id, scope="school", pdf_path=str(secret)
+        )
+        session.add_all([evidence, digest])
+        await session.commit()
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.admin)
+
+    for path in (
+        f"/admin/evidence/{evidence.id}",
+        f"/admin/digest-delivery/{digest.id}/pdf",
+        f"/admin/evidence/%2e%2e/{evidence.id}",
+        f"/admin/evidence/{evidence.id}/../{evidence.id}",
+        "/admin/statics/../../secret.pdf",
+        "/admin/statics/%2e%2e/%2e%2e/app.py",
+        "/admin/statics/..%2f..%2fapp.py",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert b"not for the web" not in response.content and b"create_app" not in response.content, path
