@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
@@ -12,6 +14,7 @@ from models import Achievement, AuditEvent, DigestDelivery, EvidenceFile, Notifi
 from models.db import SessionFactory
 from models.enums import AchievementStatus, AuditChannel
 from tests.admin_support import admin_client, admin_settings, make_admin_school, sign_in
+from tests.asgi_client import AsgiClient
 
 
 async def _audit_rows(session_factory: SessionFactory, action: str) -> list[AuditEvent]:
@@ -364,3 +367,32 @@ async def test_file_routes_serve_nothing_outside_the_media_folder_whatever_the_p
         response = await client.get(path)
         assert response.status_code == 404, path
         assert b"not for the web" not in response.content and b"create_app" not in response.content, path
+
+
+async def test_a_failure_nobody_foresaw_gets_a_russian_page_with_the_security_headers(
+    tmp_path: Path,
+    database_url: str,
+    engine: AsyncEngine,
+    session_factory: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("admin.app.dashboard", broken)
+    app = admin_client(settings, engine).app
+
+    async def as_served(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        with contextlib.suppress(RuntimeError):  # the server logs it after the page went out
+            await app(scope, receive, send)
+
+    client = AsgiClient(as_served)
+    await sign_in(client, session_factory, world.school.admin)
+    page = await client.get("/admin/")
+    assert page.status_code == 500
+    assert "Что-то пошло не так" in page.text and "Internal Server Error" not in page.text
+    assert "the database went away" not in page.text
+    assert page.header("content-security-policy") and page.header("cache-control") == "no-store"
