@@ -75,6 +75,20 @@ CASES = [
             "digest-delivery",
         )
     ],
+    # A search or a filter naming another level's class finds nothing of that level.
+    Case("GET", "/admin/{identity}/list", fixed("/admin/student/list?search=ов"), ALL_SIGNED),
+    Case(
+        "GET",
+        "/admin/{identity}/list",
+        lambda w, _i: f"/admin/achievement/list?class={w.class_10a.id}&search=Турнир",
+        ALL_SIGNED,
+    ),
+    Case(
+        "GET",
+        "/admin/{identity}/list",
+        lambda w, _i: f"/admin/achievement/list?class={w.school.class_5a.id}",
+        ALL_SIGNED,
+    ),
     *[
         Case("GET", "/admin/{identity}/list", fixed(f"/admin/{identity}/list"), ADMIN_ONLY)
         for identity in ("staff-assignment", "audit-event")
