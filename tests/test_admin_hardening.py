@@ -273,8 +273,6 @@ async def test_html_in_a_childs_name_and_title_is_shown_as_text_on_every_page(
         await session.commit()
     client = admin_client(settings, engine)
     await sign_in(client, session_factory, world.school.admin)
-    await client.get(f"/admin/student/details/{student.id}")  # a log row naming the child
-
     for path in (
         "/admin/",
         "/admin/moderation",
@@ -283,7 +281,6 @@ async def test_html_in_a_childs_name_and_title_is_shown_as_text_on_every_page(
         f"/admin/student/edit/{student.id}",
         "/admin/achievement/list",
         f"/admin/achievement/details/{achievement.id}",
-        "/admin/audit-event/list",
         f"/admin/student/list?search={quote('<img')}",
     ):
         page = (await client.get(path)).text

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import time_machine
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from models import Achievement, AuditEvent, DigestDelivery, Invite, Reward, SchoolClass, Student
 from models.db import SessionFactory
@@ -177,7 +177,35 @@ async def test_achievements_filter_by_class_status_and_period(
         views = (
             await session.exec(select(AuditEvent).where(AuditEvent.action == "achievement_list_viewed"))
         ).all()
-    assert len(views) == 3 and {v.actor_account_id for v in views} == {world.school.admin.id}
+    assert len([v for v in views if v.student_id is None]) == 3  # a row per page...
+    assert {v.actor_account_id for v in views} == {world.school.admin.id}
+    by_class_children = {world.school.students_5b[0].id}  # ...and one per child each page showed
+    assert by_class_children < {v.student_id for v in views}
+
+
+async def test_a_page_of_a_list_is_a_view_of_each_child_on_it_and_is_audited(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.deputy)
+
+    for path in ("/admin/student/list", "/admin/achievement/list"):
+        await client.get(path)
+
+    async with session_factory() as session:
+        rows = (
+            await session.exec(
+                select(AuditEvent).where(col(AuditEvent.action).endswith("_list_viewed"), AuditEvent.allowed)
+            )
+        ).all()
+    seen = {(r.action, r.student_id) for r in rows if r.student_id is not None}
+    ooo = world.school.students_5a + world.school.students_5b
+    assert seen == {("student_list_viewed", s.id) for s in ooo} | {
+        ("achievement_list_viewed", world.school.students_5a[0].id)
+    }  # 10А's child isn't on the deputy's pages, so isn't in the log as seen
+    assert all(r.channel == AuditChannel.WEB and r.actor_account_id == world.school.deputy.id for r in rows)
 
 
 async def test_dates_are_shown_in_the_schools_zone_and_russian_format(
@@ -274,9 +302,11 @@ async def test_the_audit_log_filters_by_student_actor_and_action_in_russian(
     assert "№ или фамилия" in page and "№ аккаунта или имя" in page
 
     by_surname = table_of(await client.get(f"/admin/audit-event/list?student={quote('кузн')}"))
-    assert "Кузнецов Илья, 5Б (№" in by_surname and "Смирнова" not in by_surname
+    kuznetsov, smirnova = world.school.students_5b[0].id, world.school.students_5a[1].id
+    assert f"<td>{kuznetsov}</td>" in by_surname and f"<td>{smirnova}</td>" not in by_surname
     by_actor = table_of(await client.get(f"/admin/audit-event/list?actor={quote('морозова')}"))
     assert "Завуч Морозова" in by_actor and "admin_signed_in" in by_actor and "Директор" not in by_actor
+    assert "student_viewed" in by_actor
     narrowed = table_of(
         await client.get(f"/admin/audit-event/list?actor={quote('морозова')}&action=student_viewed")
     )

@@ -160,12 +160,30 @@ class ScopedView(ModelView):
             return value, formatted
         return value, self.show_date(request, value, formatted)
 
+    # Whether a page of this list shows children's records: then each child on it gets a row in the log.
+    audits_children_shown: ClassVar[bool] = True
+
     async def list(self, request: Request) -> Any:
         token = LIST_TZ.set(ctx_of(request).settings.tz)  # «the last 7 days» count from the school's today
         try:
-            return await super().list(request)
+            pagination = await super().list(request)
         finally:
             LIST_TZ.reset(token)
+        if self.audits_children_shown:
+            shown = {
+                row.id if isinstance(row, Student) else getattr(row, "student_id", None)
+                for row in pagination.rows
+            }
+            async with ctx_of(request).session_factory() as session:
+                await audit.record_viewed(
+                    session,
+                    action=f"{self.identity}_list_viewed",
+                    actor_account_id=principal_of(request).account_id,
+                    student_ids=sorted(s for s in shown if s is not None),
+                    object_type=self.identity,
+                    channel=AuditChannel.WEB,
+                )
+        return pagination
 
     def list_query(self, request: Request) -> Select:
         return self.scope(select(self.model), request)

@@ -18,20 +18,12 @@ from admin.views.base import (
     mapped_label,
     media_file,
     not_found,
-    student_name_of,
 )
 from admin.views.filters import AccountFilter, StudentFilter, ValueFilter
 from bot.services import audit
 from bot.services.digest import parse_period, scope_title_of_key
 from models import Account, AuditEvent, DigestDelivery
 from models.enums import AuditChannel
-
-
-def _student(request: Request, student_id: int | None) -> str:
-    """The child a row is about, by name and number (the row itself keeps only the number)."""
-    if student_id is None:
-        return "—"
-    return f"{student_name_of(request, student_id)} (№ {student_id})"
 
 
 def _week(key: str) -> str:
@@ -50,7 +42,9 @@ class AuditView(ScopedView, model=AuditEvent):
     category = "Журналы"
     page_size = 100
     moment_format = "%d.%m.%Y %H:%M:%S"
-    shows_students = True
+    # Children appear here by number only: a look at the log is no look at their data (and isn't logged
+    # once per child, which would grow the log each time it is read).
+    audits_children_shown = False
     column_list = [
         "at",
         "actor_account_id",
@@ -67,7 +61,7 @@ class AuditView(ScopedView, model=AuditEvent):
         "actor_account_id": "Кто (аккаунт)",
         "actor_telegram_id": "Кто (Telegram ID)",
         "action": "Действие",
-        "student_id": "Ученик",
+        "student_id": "Ученик (№)",
         "object_type": "Объект",
         "object_id": "№ объекта",
         "allowed": "Разрешено",
@@ -78,7 +72,6 @@ class AuditView(ScopedView, model=AuditEvent):
     column_sortable_list = ["at", "action"]
     column_formatters = {
         "actor_account_id": lambda e, _n, request: request.state.actor_names.get(e.actor_account_id, "—"),
-        "student_id": lambda e, _n, request: _student(request, e.student_id),
         "allowed": lambda e, _n: "да" if e.allowed else "нет",
         "channel": lambda e, _n: mapped_label(CHANNEL_LABELS, e.channel),
         "object_type": lambda e, _n: mapped_label(OBJECT_LABELS, e.object_type) if e.object_type else "—",
