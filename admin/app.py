@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
 
 from aiogram.utils.i18n import I18n
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from admin.audit import WebAuditBackend
 from admin.auth import LinkAuthentication, PolicyAuthorization
@@ -36,6 +37,7 @@ from admin.views.roster import RosterPage
 from admin.views.school import ClassView, StudentView
 from admin.views.staff import StaffView
 from bot.config import Settings
+from bot.i18n_text import _
 from bot.services import access
 from models.base import utcnow
 from models.db import create_session_factory
@@ -88,6 +90,24 @@ class SchoolAdmin(Admin):
         )
 
 
+async def server_error(request: Request, exc: Exception) -> Response:
+    """A failure nobody foresaw: the server logs it; the person gets a plain page in Russian, not
+    Starlette's «Internal Server Error» (no template: rendering may be what failed)."""
+    page = (
+        "<!DOCTYPE html><html lang='ru'><meta charset='utf-8'><title>{title}</title>"
+        "<h1>{title}</h1><p>{text}</p><p><a href='/admin/'>{home}</a></p></html>"
+    ).format(
+        title=escape(_("Что-то пошло не так")),
+        text=escape(
+            _(
+                "Ошибка на сервере. Вернитесь назад и попробуйте ещё раз; если повторится, сообщите администратору."
+            )
+        ),
+        home=escape(_("На главную")),
+    )
+    return HTMLResponse(page, status_code=500)
+
+
 def csrf_token(request: Request) -> str:
     admin_session = admin_session_of(request)
     return admin_session.csrf_token if admin_session is not None else ""
@@ -114,11 +134,12 @@ def create_app(
         on_queued=on_queued,
     )
     app = Starlette(
+        exception_handlers={500: server_error},
         middleware=[
             Middleware(SecurityHeadersMiddleware),
             Middleware(AdminSessionMiddleware, ctx=ctx),
             Middleware(CSRFMiddleware),
-        ]
+        ],
     )
     admin = SchoolAdmin(
         app,
@@ -131,6 +152,7 @@ def create_app(
         audit_backend=WebAuditBackend(ctx.session_factory),
         i18n_config=I18nConfig(default_locale="ru", language_cookie_name=None, language_header_name=None),
     )
+    admin.admin.add_exception_handler(500, server_error)  # SQLAdmin's own app answers its failures
     admin.templates.env.globals["csrf_token"] = csrf_token
     ctx.templates = admin.templates
     for view in VIEWS:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from aiogram.utils.i18n import I18n
@@ -36,6 +38,15 @@ class AdminContext:
     @property
     def secure_cookies(self) -> bool:
         return self.settings.admin_public_url.startswith("https://")
+
+
+# The school's zone while a list is being built: SQLAdmin's list filters get no request to ask.
+LIST_TZ: ContextVar[tzinfo] = ContextVar("portfolio_admin_list_tz", default=UTC)
+
+
+def school_today() -> date:
+    """Today in the school's zone (for the list filters' periods)."""
+    return datetime.now(LIST_TZ.get()).date()
 
 
 def ctx_of(conn: HTTPConnection) -> AdminContext:

@@ -13,7 +13,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite's own lower() folds only ASCII, so a case-insensitive search (SQLAlchemy's ilike is
+    # `lower(x) LIKE lower(y)` here) missed «смирнова» for «Смирнова»: Python's lower() folds Cyrillic.
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     # WAL lets readers and the writer work at once; FULL survives power loss on a school server.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -75,6 +75,20 @@ CASES = [
             "digest-delivery",
         )
     ],
+    # A search or a filter naming another level's class finds nothing of that level.
+    Case("GET", "/admin/{identity}/list", fixed("/admin/student/list?search=ов"), ALL_SIGNED),
+    Case(
+        "GET",
+        "/admin/{identity}/list",
+        lambda w, _i: f"/admin/achievement/list?class={w.class_10a.id}&search=Турнир",
+        ALL_SIGNED,
+    ),
+    Case(
+        "GET",
+        "/admin/{identity}/list",
+        lambda w, _i: f"/admin/achievement/list?class={w.school.class_5a.id}",
+        ALL_SIGNED,
+    ),
     *[
         Case("GET", "/admin/{identity}/list", fixed(f"/admin/{identity}/list"), ADMIN_ONLY)
         for identity in ("staff-assignment", "audit-event")
@@ -153,41 +167,41 @@ CASES = [
     ),
     Case(
         "POST",
-        "/admin/student/{pk:int}/status",
+        "/admin/student/{pk:id}/status",
         lambda w, _i: f"/admin/student/{w.school.students_5b[1].id}/status",
         {**ADMIN_ONLY_POST, "admin": 303},
         {"status": "left"},
     ),
     Case(
         "GET",
-        "/admin/digest-delivery/{pk:int}/pdf",
+        "/admin/digest-delivery/{pk:id}/pdf",
         lambda _w, i: f"/admin/digest-delivery/{i['digest']}/pdf",
         {**OOO_OBJECT, "admin": 200},
     ),
     Case("GET", "/admin/moderation", fixed("/admin/moderation"), ALL_SIGNED),
     Case(
         "POST",
-        "/admin/moderation/{achievement_id:int}/approve",
+        "/admin/moderation/{achievement_id:id}/approve",
         lambda w, _i: f"/admin/moderation/{w.pending_10a.id}/approve",
         {**SOO_OBJECT, "admin": 303, "other_deputy": 303, "anonymous": 403},
     ),
     Case(
         "POST",
-        "/admin/moderation/{achievement_id:int}/reject",
+        "/admin/moderation/{achievement_id:id}/reject",
         lambda w, _i: f"/admin/moderation/{w.pending_5a.id}/reject",
         {**OOO_OBJECT, "admin": 303, "deputy": 303, "anonymous": 403},
         {"reason": "unreadable"},
     ),
     Case(
         "POST",
-        "/admin/moderation/{achievement_id:int}/correct",
+        "/admin/moderation/{achievement_id:id}/correct",
         lambda w, _i: f"/admin/moderation/{w.pending_5a.id}/correct",
         {**OOO_OBJECT, "admin": 303, "deputy": 303, "anonymous": 403},
         {"title": "Олимпиада по физике (муниципальный этап)"},
     ),
     Case(
         "GET",
-        "/admin/evidence/{file_id:int}",
+        "/admin/evidence/{file_id:id}",
         lambda _w, i: f"/admin/evidence/{i['evidence_10a']}",
         SOO_OBJECT,
     ),
@@ -218,7 +232,7 @@ CASES = [
     Case("GET", "/admin/invites", fixed("/admin/invites"), ADMIN_ONLY),
     Case(
         "POST",
-        "/admin/invites/class/{class_id:int}",
+        "/admin/invites/class/{class_id:id}",
         lambda w, _i: f"/admin/invites/class/{w.school.class_5a.id}",
         ADMIN_ONLY_POST,
         {"guardians": "1"},

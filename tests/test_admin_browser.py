@@ -33,6 +33,16 @@ pytestmark = pytest.mark.skipif(
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 FONT = Path(__file__).resolve().parents[1] / "bot" / "reports" / "fonts" / "DejaVuSans-Bold.ttf"
 LINK = re.compile(r"https?://\S+/admin/login\?token=[A-Za-z0-9_-]+")
+# Headless, and nothing of Chromium's own reaches the network (no updates, sync or background requests).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def diploma() -> bytes:
@@ -73,10 +83,19 @@ async def test_a_deputy_signs_in_with_the_link_and_approves_in_the_browser(bot: 
         base = f"http://127.0.0.1:{server.port}"
         async with playwright_api.async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox"], headless=True
+                executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
             )
             try:
                 page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+                # What the page itself gets wrong: a script error, or something the CSP had to block.
+                problems: list[str] = []
+                page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+                page.on(
+                    "console",
+                    lambda message: (
+                        problems.append(message.text) if "Content Security Policy" in message.text else None
+                    ),
+                )
                 await page.goto(f"{base}{url.path}?{url.query}")
                 assert urlsplit(page.url).path == "/admin/"
                 body = await page.inner_text("body")
@@ -95,6 +114,7 @@ async def test_a_deputy_signs_in_with_the_link_and_approves_in_the_browser(bot: 
                 await page.wait_for_load_state()
                 body = await page.inner_text("body")
                 assert "Достижение одобрено" in body and "Очередь пуста" in body
+                assert problems == []
             finally:
                 await browser.close()
 

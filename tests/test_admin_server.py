@@ -1,8 +1,13 @@
 """The admin served by uvicorn in the test's event loop, as `make run` serves it beside the bot (and as a
-browser test starts it): it answers over real HTTP and stops cleanly."""
+browser test starts it): it answers over real HTTP and stops cleanly; and `python -m admin` alone."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -10,9 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from admin.app import create_app
 from admin.server import serving
+from bot.demo.scenario import free_port
 from models.db import SessionFactory
 from tests.admin_support import admin_settings, sign_in_link
 from tests.factories import make_school
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_the_admin_serves_over_http_and_stops_cleanly(
@@ -30,3 +38,51 @@ async def test_the_admin_serves_over_http_and_stops_cleanly(
             assert response.status == 200 and str(response.url) == f"{base}/admin/"
             assert "Директор" in await response.text()
     assert server.servers and all(not s.is_serving() for s in server.servers)
+
+
+async def test_python_m_admin_serves_the_admin_alone_and_stops_on_sigterm(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    school = await make_school(session_factory)
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "BOT_API_URL"}}
+    environment.update(
+        PYTHONPATH=str(ROOT),
+        PYTHONUNBUFFERED="1",
+        DATABASE_URL=database_url,
+        MEDIA_DIR=str(tmp_path / "media"),
+        SCHOOL_NAME="МБОУ «Школа № 7»",
+        ADMIN_PORT=str(port),
+        ADMIN_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )  # no BOT_TOKEN: the invite pages say they can't make links, the rest works
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "admin", cwd=tmp_path, env=environment,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = b""
+        while not line.startswith("Веб-админка: ".encode()):  # after the migration's log lines
+            line = await asyncio.wait_for(process.stdout.readline(), 60)
+            assert line, "python -m admin exited before serving"
+        assert line.decode().startswith(f"Веб-админка: http://127.0.0.1:{port}/admin/")
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            for _attempt in range(100):  # until uvicorn listens
+                with contextlib.suppress(aiohttp.ClientConnectionError):
+                    async with http.get(f"{base}/admin/login") as response:
+                        assert response.status == 200 and "Вход в веб-админку" in await response.text()
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("python -m admin never listened")
+            async with http.get(base + await sign_in_link(session_factory, school.admin)) as response:
+                assert response.status == 200 and str(response.url) == f"{base}/admin/"
+                assert "МБОУ «Школа № 7»" in await response.text()
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        output = (await asyncio.wait_for(process.communicate(), 30))[0]
+    # uvicorn shuts down, then ends the process by the signal it caught (as servers do): -SIGTERM.
+    assert process.returncode in (0, -signal.SIGTERM), output.decode()[-2000:]
+    assert b"Traceback" not in output, output.decode()[-2000:]

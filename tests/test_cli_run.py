@@ -6,9 +6,16 @@ import csv
 import ctypes
 import io
 import os
+import queue
 import re
+import signal
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -42,15 +49,77 @@ def test_run_without_a_token_says_what_to_do_and_exits_2(tmp_path: Path) -> None
     assert len(lines) == 1 and "BOT_TOKEN" in lines[0] and ".env" in lines[0]
 
 
+@dataclass
+class RunningDemo:
+    """`python -m bot demo --keep` in the background, its output read line by line as it comes."""
+
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    said: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, out: Path) -> RunningDemo:
+        environment = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "DATABASE_URL"}}
+        environment.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "demo", "--keep", "--out", str(out)],
+            cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        demo = cls(process)
+        threading.Thread(target=demo._pump, daemon=True).start()
+        return demo
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while (line := self.lines.get(timeout=max(deadline - time.monotonic(), 0.1))) is not None:
+            self.said.append(line)
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"the demo ended without {pattern!r}:\n" + self.output[-3000:])
+
+    def stop(self) -> int:
+        """What Ctrl+C does (SIGTERM here: a test runner may have started us with SIGINT ignored)."""
+        self.process.send_signal(signal.SIGTERM)
+        returncode = self.process.wait(timeout=60)
+        while (line := self.lines.get(timeout=10)) is not None:
+            self.said.append(line)
+        return returncode
+
+    @property
+    def output(self) -> str:
+        return "".join(self.said)
+
+
 @pytest.mark.slow
-def test_demo_plays_the_week_and_writes_its_pdfs(tmp_path: Path) -> None:
+def test_demo_plays_the_week_and_its_admin_link_works_while_it_keeps_running(tmp_path: Path) -> None:
     out = tmp_path / "demo-output"
-    result = run_cli("demo", "--out", str(out), cwd=ROOT, timeout=420)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Спасибо! Вы подключены как родитель ученика: Иванов Пётр Сергеевич" in result.stdout
-    assert "Вы подключены как администратор" in result.stdout
-    assert "✅ Выписка" in result.stdout  # the deputy verified the extract's code
-    assert re.search(r"http://127\.0\.0\.1:\d+/admin/login\?token=", result.stdout)
+    demo = RunningDemo.start(out)
+    try:
+        link = demo.wait_for(r"Веб-админка: (http://127\.0\.0\.1:\d+/admin/login\?token=\S+)", 420)[1]
+        # The director opens the printed link: signed in, on the demo school's dashboard.
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with browser.open(link, timeout=30) as page:
+            assert page.url.endswith("/admin/") and page.status == 200
+            dashboard = page.read().decode()
+        assert "Сводка" in dashboard and "Вы вошли как Елена Викторовна" in dashboard
+        with pytest.raises(urllib.error.HTTPError) as again:  # the link works once
+            urllib.request.urlopen(link, timeout=30)
+        assert again.value.code == 410
+    finally:
+        returncode = demo.stop()
+    # Stopped like the week without --keep ends: the bot stopped, the transcript written.
+    assert returncode == 0, demo.output[-3000:]
+    assert "Готово." in demo.output and (out / "transcript.txt").exists()
+    stdout = demo.output
+    assert "Спасибо! Вы подключены как родитель ученика: Иванов Пётр Сергеевич" in stdout
+    assert "Вы подключены как администратор" in stdout
+    assert "✅ Выписка" in stdout  # the deputy verified the extract's code
 
     def text_of(name: str) -> str:
         return "\n".join(page.extract_text() for page in PdfReader(out / name).pages)

@@ -28,7 +28,7 @@ from bot.migrate import upgrade_database
 from bot.scheduler import DIGEST_JOB_ID
 from bot.services import backup as backup_service
 from bot.services import digest as digest_service
-from bot.services.digest import Period, parse_period, recipients, run_digest
+from bot.services.digest import Period, parse_period, recipients, run_digest, scope_title_of_key
 from bot.services.digest_content import achievements_text
 from bot.services.outbox import NotificationPayload
 from bot.services.sender import OutboxSender
@@ -642,3 +642,19 @@ async def test_a_backup_taken_while_a_pdf_is_written_skips_the_unfinished_file(
     run = await run_digest(session_factory, settings, W49, DUE, i18n=i18n, dry_run=True)
     assert len(run.pdfs) == 4
     assert listed_while_writing and all(path in run.pdfs for path in listed_while_writing)
+
+
+@pytest.mark.parametrize(
+    ("key", "title"),
+    [
+        ("school", "Вся школа"),
+        ("level:ooo", "Уровень ООО"),
+        ("level:noo+soo;class:7", "Уровень НОО, СОО, класс 10Б"),
+        ("class:3+7", "Классы 5А, 10Б"),
+        ("class:3+7+12", "Классы 5А, 10Б, ?"),  # a class since removed
+        ("level:ooo;class:3+1", "Уровень ООО, классы 5А, ?"),  # cut short at 32 characters
+        ("something-else", "something-else"),
+    ],
+)
+def test_a_stored_digest_scope_reads_as_its_title(key: str, title: str) -> None:
+    assert scope_title_of_key(key, {3: "5А", 7: "10Б"}) == title

@@ -330,6 +330,14 @@ def test_an_old_xls_file_is_refused_with_advice() -> None:
         parse_roster(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "roster.xls")
 
 
+@pytest.mark.parametrize(
+    "data", [b"\xff\xfe\x00", b"\xfe\xff\xd8\x00\x00\x41"], ids=["cut short", "lone surrogate"]
+)
+def test_a_broken_utf16_file_is_refused_as_unreadable(data: bytes) -> None:
+    with pytest.raises(RosterFormatError, match="неизвестная кодировка"):
+        parse_roster(data, "roster.txt")
+
+
 def test_the_report_reads_well_in_russian() -> None:
     report = ImportReport(dry_run=True)
     report.rejected = parse_roster(csv_bytes([["5А", "", "Олег", "", "", ""]])).errors

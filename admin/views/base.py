@@ -3,7 +3,9 @@ default, Russian labels, and rendering of our own templates."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
@@ -11,11 +13,12 @@ from typing import Any, ClassVar
 from sqladmin import ModelView
 from sqlalchemy import Select, func
 from sqlmodel import col, select
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from admin.context import class_ids_of, ctx_of, principal_of
+from admin.context import LIST_TZ, class_ids_of, ctx_of, principal_of
 from bot.i18n_text import _
 from bot.services import audit
 from bot.services.taxonomy import label
@@ -29,11 +32,53 @@ ROLE_LABELS = {
     StaffRole.TEACHER: "Педагог",
 }
 LEVEL_LABELS = {SchoolLevel.NOO: "НОО (1–4)", SchoolLevel.OOO: "ООО (5–9)", SchoolLevel.SOO: "СОО (10–11)"}
+CHANNEL_LABELS = {
+    AuditChannel.BOT: "бот",
+    AuditChannel.WEB: "веб-админка",
+    AuditChannel.CLI: "командная строка",
+    AuditChannel.SYSTEM: "система",
+}
+# What an audit row is about (`object_type`: our names and the admin's view identities).
+OBJECT_LABELS = {
+    "achievement": "достижение",
+    "class": "класс",
+    "school_class": "класс",
+    "school-class": "класс",
+    "digest": "сводка",
+    "digest-delivery": "сводка",
+    "export": "выгрузка",
+    "guardian_link": "связь с родителем",
+    "invite": "приглашение",
+    "results_request": "запрос результатов",
+    "results-request": "запрос результатов",
+    "reward": "поощрение",
+    "roster": "список учащихся",
+    "student": "ученик",
+    "student_account": "аккаунт ученика",
+    "staff-assignment": "роль сотрудника",
+    "audit-event": "журнал доступа",
+}
 STUDENT_STATUS_LABELS = {
     StudentStatus.ACTIVE: "Учится",
     StudentStatus.LEFT: "Выбыл(а)",
     StudentStatus.GRADUATED: "Выпускник",
 }
+
+
+class RecordIdConvertor(IntegerConvertor):
+    """`{name:id}` in a route: a record's id, at most 18 digits. A longer number is no row's id and can't
+    even be bound to a query (SQLite's integers end below 2**63): the address is simply not found."""
+
+    regex = "[0-9]{1,18}"
+
+
+register_url_convertor("id", RecordIdConvertor())
+_RECORD_ID = re.compile(RecordIdConvertor.regex)
+
+
+def is_record_id(text: object) -> bool:
+    """Whether `text` (an id from an address or a form) can be a record's id at all."""
+    return isinstance(text, str) and _RECORD_ID.fullmatch(text) is not None
 
 
 def enum_label(enum: type[StrEnum], value: object) -> str:
@@ -92,6 +137,54 @@ class ScopedView(ModelView):
             return stmt.where(col(self.student_column).in_(students_of(class_ids)))
         raise NotImplementedError(f"{type(self).__name__} says nothing of its scope")
 
+    # Moments are shown in the school's zone, Russian style; a view may add the seconds.
+    moment_format: ClassVar[str] = "%d.%m.%Y %H:%M"
+
+    def show_date(self, request: Request | None, value: Any, formatted: Any) -> Any:
+        """A date or moment as people here read it; anything else as SQLAdmin (or a formatter) made it."""
+        if isinstance(value, datetime) and request is not None:
+            return value.astimezone(ctx_of(request).settings.tz).strftime(self.moment_format)
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value.strftime("%d.%m.%Y")
+        return formatted
+
+    async def get_list_value(self, obj: Any, prop: str, request: Request | None = None) -> tuple[Any, Any]:
+        value, formatted = await super().get_list_value(obj, prop, request)
+        return value, formatted if prop in self._list_formatters else self.show_date(
+            request, value, formatted
+        )
+
+    async def get_detail_value(self, obj: Any, prop: str, request: Request | None = None) -> tuple[Any, Any]:
+        value, formatted = await super().get_detail_value(obj, prop, request)
+        if prop in self._detail_formatters:
+            return value, formatted
+        return value, self.show_date(request, value, formatted)
+
+    # Whether a page of this list shows children's records: then each child on it gets a row in the log.
+    audits_children_shown: ClassVar[bool] = True
+
+    async def list(self, request: Request) -> Any:
+        token = LIST_TZ.set(ctx_of(request).settings.tz)  # «the last 7 days» count from the school's today
+        try:
+            pagination = await super().list(request)
+        finally:
+            LIST_TZ.reset(token)
+        if self.audits_children_shown:
+            shown = {
+                row.id if isinstance(row, Student) else getattr(row, "student_id", None)
+                for row in pagination.rows
+            }
+            async with ctx_of(request).session_factory() as session:
+                await audit.record_viewed(
+                    session,
+                    action=f"{self.identity}_list_viewed",
+                    actor_account_id=principal_of(request).account_id,
+                    student_ids=sorted(s for s in shown if s is not None),
+                    object_type=self.identity,
+                    channel=AuditChannel.WEB,
+                )
+        return pagination
+
     def list_query(self, request: Request) -> Select:
         return self.scope(select(self.model), request)
 
@@ -106,7 +199,10 @@ class ScopedView(ModelView):
 
     @staticmethod
     def _by_pk(query: Callable[[Request], Select], request: Request) -> Select:
-        # SQLAdmin converts the id in the address to the column's type and lets a ValueError out (a 500).
+        # SQLAdmin converts the id in the address to the column's type and lets a ValueError out (a 500),
+        # and a number too long for the database fails in the query (a 500 too).
+        if not is_record_id(request.path_params.get("pk")):
+            raise not_found()
         try:
             return query(request)
         except ValueError as error:
@@ -146,7 +242,7 @@ class ScopedView(ModelView):
     ) -> None:
         """Every page of records is a view of children's data: logged with whose, when it is one child's."""
         async with ctx_of(request).session_factory() as session:
-            row = await session.get(self.model, int(pk)) if pk is not None and pk.isdigit() else None
+            row = await session.get(self.model, int(pk)) if is_record_id(pk) else None
             if not allowed and row is None:
                 return  # a made-up id is nobody's: nothing to keep in anyone's register
             student_id = row.id if isinstance(row, Student) else getattr(row, "student_id", None)

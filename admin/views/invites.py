@@ -36,7 +36,7 @@ class InvitesPage(BaseView):
     async def page(self, request: Request) -> Response:
         return await self._page(request, {})
 
-    @expose("/invites/class/{class_id:int}", methods=["POST"], identity="invites_class")
+    @expose("/invites/class/{class_id:id}", methods=["POST"], identity="invites_class")
     async def class_sheet(self, request: Request) -> Response:
         ctx = ctx_of(request)
         if not ctx.bot_username:

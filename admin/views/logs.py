@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqladmin import expose
-from sqladmin.filters import AllUniqueStringValuesFilter, OperationColumnFilter
 from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from admin.context import ctx_of, principal_of
-from admin.views.base import ScopedView, media_file, not_found
+from admin.views.base import (
+    CHANNEL_LABELS,
+    OBJECT_LABELS,
+    ScopedView,
+    mapped_label,
+    media_file,
+    not_found,
+)
+from admin.views.filters import AccountFilter, StudentFilter, ValueFilter
 from bot.services import audit
+from bot.services.digest import parse_period, scope_title_of_key
 from models import Account, AuditEvent, DigestDelivery
 from models.enums import AuditChannel
 
 
-def _moment(value: Any) -> str:
-    return value.strftime("%d.%m.%Y %H:%M:%S UTC") if value else "—"
+def _week(key: str) -> str:
+    """A digest's ISO week («2026-W49») as its dates; a key that isn't a week, as it is."""
+    try:
+        period = parse_period(key, datetime.now(UTC), UTC)  # «now» and the zone don't matter for a key
+    except ValueError:
+        return key
+    return period.dates_label
 
 
 class AuditView(ScopedView, model=AuditEvent):
@@ -27,6 +41,10 @@ class AuditView(ScopedView, model=AuditEvent):
     icon = "fa-solid fa-clipboard-list"
     category = "Журналы"
     page_size = 100
+    moment_format = "%d.%m.%Y %H:%M:%S"
+    # Children appear here by number only: a look at the log is no look at their data (and isn't logged
+    # once per child, which would grow the log each time it is read).
+    audits_children_shown = False
     column_list = [
         "at",
         "actor_account_id",
@@ -53,15 +71,16 @@ class AuditView(ScopedView, model=AuditEvent):
     column_default_sort = [("at", True)]
     column_sortable_list = ["at", "action"]
     column_formatters = {
-        "at": lambda e, _n: _moment(e.at),
         "actor_account_id": lambda e, _n, request: request.state.actor_names.get(e.actor_account_id, "—"),
         "allowed": lambda e, _n: "да" if e.allowed else "нет",
+        "channel": lambda e, _n: mapped_label(CHANNEL_LABELS, e.channel),
+        "object_type": lambda e, _n: mapped_label(OBJECT_LABELS, e.object_type) if e.object_type else "—",
     }
     column_formatters_detail = column_formatters
     column_filters = [
-        OperationColumnFilter(AuditEvent.student_id, title="Ученик (№)"),
-        OperationColumnFilter(AuditEvent.actor_account_id, title="Кто (№ аккаунта)"),
-        AllUniqueStringValuesFilter(AuditEvent.action, title="Действие"),
+        StudentFilter(AuditEvent.student_id),
+        AccountFilter(AuditEvent.actor_account_id),
+        ValueFilter(AuditEvent.action, "Действие", "action"),
     ]
 
     def scope(self, stmt: Any, request: Request) -> Any:
@@ -94,8 +113,8 @@ class DigestView(ScopedView, model=DigestDelivery):
     column_default_sort = [("period", True)]
     column_formatters = {
         "account_id": lambda d, _n, request: request.state.actor_names.get(d.account_id, "—"),
-        "created_at": lambda d, _n: _moment(d.created_at),
-        "sent_at": lambda d, _n: _moment(d.sent_at),
+        "period": lambda d, _n: _week(d.period),
+        "scope": lambda d, _n, request: scope_title_of_key(d.scope, request.state.class_labels),
     }
     column_formatters_detail = column_formatters
 
@@ -111,7 +130,7 @@ class DigestView(ScopedView, model=DigestDelivery):
             accounts = (await session.exec(select(Account))).all()
         request.state.actor_names = {a.id: a.name for a in accounts}
 
-    @expose("/{pk:int}/pdf", methods=["GET"])
+    @expose("/{pk:id}/pdf", methods=["GET"])
     async def pdf(self, request: Request) -> Response:
         """The digest's PDF, for whoever may see the digest; audited as an export."""
         principal = principal_of(request)

@@ -194,11 +194,11 @@ class ModerationPage(BaseView):
             },
         )
 
-    @expose("/moderation/{achievement_id:int}/approve", methods=["POST"], identity="moderation_approve")
+    @expose("/moderation/{achievement_id:id}/approve", methods=["POST"], identity="moderation_approve")
     async def approve(self, request: Request) -> Response:
         return await self._decide(request, Decision.APPROVE, None)
 
-    @expose("/moderation/{achievement_id:int}/reject", methods=["POST"], identity="moderation_reject")
+    @expose("/moderation/{achievement_id:id}/reject", methods=["POST"], identity="moderation_reject")
     async def reject(self, request: Request) -> Response:
         form = await request.form()
         reason = str(form.get("reason_text") or "").strip() or str(form.get("reason") or "")
@@ -230,7 +230,7 @@ class ModerationPage(BaseView):
             return _back(request, "late")
         return _back(request, "approved" if decision == Decision.APPROVE else "rejected")
 
-    @expose("/moderation/{achievement_id:int}/correct", methods=["POST"], identity="moderation_correct")
+    @expose("/moderation/{achievement_id:id}/correct", methods=["POST"], identity="moderation_correct")
     async def correct(self, request: Request) -> Response:
         ctx = ctx_of(request)
         form = await request.form()
@@ -260,7 +260,7 @@ class ModerationPage(BaseView):
                 return _back(request, "invalid")
         return _back(request, "corrected" if outcome.applied else "late")
 
-    @expose("/evidence/{file_id:int}", methods=["GET"], identity="evidence")
+    @expose("/evidence/{file_id:id}", methods=["GET"], identity="evidence")
     async def evidence(self, request: Request) -> Response:
         """One evidence file, to whoever may see its achievement (as in the bot); audited."""
         ctx = ctx_of(request)

@@ -6,22 +6,9 @@ from sqlmodel import col
 
 from admin.views.base import ScopedView, enum_label, student_name_of
 from admin.views.filters import ClassFilter, EnumFilter, PeriodFilter
-from bot.services.taxonomy import AchievementLevel, AchievementResult, Category
+from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, reward_kind_label
 from models import Achievement, ResultsRequest, Reward
-from models.base import utcnow
 from models.enums import AchievementStatus, RequestScope, Source
-
-
-def _today():
-    return utcnow().date()
-
-
-def _date(value: object) -> str:
-    return value.strftime("%d.%m.%Y") if value else "—"  # type: ignore[attr-defined]
-
-
-def _moment(value: object) -> str:
-    return value.strftime("%d.%m.%Y %H:%M UTC") if value else "—"  # type: ignore[attr-defined]
 
 
 class AchievementView(ScopedView, model=Achievement):
@@ -72,9 +59,6 @@ class AchievementView(ScopedView, model=Achievement):
         "result": lambda a, _n: enum_label(AchievementResult, a.result),
         "status": lambda a, _n: enum_label(AchievementStatus, a.status),
         "source": lambda a, _n: enum_label(Source, a.source),
-        "event_date": lambda a, _n: _date(a.event_date),
-        "created_at": lambda a, _n: _moment(a.created_at),
-        "decided_at": lambda a, _n: _moment(a.decided_at),
         "duplicate": lambda a, _n: "да" if a.duplicate else "нет",
     }
     column_formatters_detail = column_formatters
@@ -84,7 +68,7 @@ class AchievementView(ScopedView, model=Achievement):
         EnumFilter(col(Achievement.level), AchievementLevel, "Уровень"),
         EnumFilter(col(Achievement.result), AchievementResult, "Результат"),
         EnumFilter(col(Achievement.status), AchievementStatus, "Статус"),
-        PeriodFilter(Achievement.event_date, "Период", _today),
+        PeriodFilter(Achievement.event_date, "Период"),
     ]
 
 
@@ -109,11 +93,10 @@ class RewardView(ScopedView, model=Reward):
     column_default_sort = [("granted_on", True)]
     column_formatters = {
         "student_id": lambda r, _n, request: student_name_of(request, r.student_id),
-        "granted_on": lambda r, _n: _date(r.granted_on),
-        "created_at": lambda r, _n: _moment(r.created_at),
+        "kind": lambda r, _n: reward_kind_label(r.kind),
     }
     column_formatters_detail = column_formatters
-    column_filters = [ClassFilter(Reward.student_id), PeriodFilter(Reward.granted_on, "Период", _today)]
+    column_filters = [ClassFilter(Reward.student_id), PeriodFilter(Reward.granted_on, "Период")]
 
 
 class ResultsRequestView(ScopedView, model=ResultsRequest):
@@ -146,7 +129,6 @@ class ResultsRequestView(ScopedView, model=ResultsRequest):
     column_default_sort = [("created_at", True)]
     column_formatters = {
         "student_id": lambda r, _n, request: student_name_of(request, r.student_id),
-        "created_at": lambda r, _n: _moment(r.created_at),
         "scope": lambda r, _n: "текущий учебный год" if r.scope == RequestScope.CURRENT_YEAR else "все годы",
     }
     column_formatters_detail = column_formatters

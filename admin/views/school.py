@@ -117,7 +117,7 @@ class StudentView(ScopedView, model=Student):
         context["statuses"] = [(s.value, _(STUDENT_STATUS_LABELS[s])) for s in StudentStatus]
         return context
 
-    @expose("/{pk:int}/status", methods=["POST"])
+    @expose("/{pk:id}/status", methods=["POST"])
     async def change_status(self, request: Request) -> Response:
         """Mark a student left, graduated or active again (administrators)."""
         principal = principal_of(request)

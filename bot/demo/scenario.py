@@ -8,9 +8,11 @@ strict local Bot API server from the tests. Everything a person saw is printed a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -72,12 +74,24 @@ class Demo:
         self.admin_link = ""
 
     async def keep_running(self) -> None:
-        """`demo --keep`: the bot and its web admin stay up until Ctrl+C, so the sign-in link can be opened."""
+        """`demo --keep`: the bot and its web admin stay up until Ctrl+C (or SIGTERM), so the sign-in link
+        can be opened; then the demo ends as usual: the bot is stopped, the transcript written and the
+        temporary database and files removed."""
         self.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # Also when the shell started us with SIGINT ignored (a background job): the handler is ours.
+            loop.add_signal_handler(signum, stop.set)
         print(
-            f"\nВеб-админка: {self.admin_link}\n(ссылка одноразовая, действует 10 минут; Ctrl+C — остановить)"
+            f"\nВеб-админка: {self.admin_link}\n(ссылка одноразовая, действует 10 минут; Ctrl+C — остановить)",
+            flush=True,
         )
-        await asyncio.Event().wait()
+        try:
+            await stop.wait()
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
 
     # -- the administrator's tools: the real CLI ---------------------------------------------------------
 
@@ -154,7 +168,9 @@ class Demo:
     async def stop_bot(self) -> None:
         if self.bot_process is None:
             return
-        self.bot_process.terminate()  # SIGTERM: aiogram stops polling and closes cleanly
+        if self.bot_process.returncode is None:  # Ctrl+C in the terminal has reached it already
+            with contextlib.suppress(ProcessLookupError):
+                self.bot_process.terminate()  # SIGTERM: aiogram stops polling and closes cleanly
         await asyncio.wait_for(self.bot_process.wait(), 15)
         self.bot_process = None
 

@@ -47,15 +47,16 @@ async def record_viewed(
     student_ids: Iterable[int],
     object_type: str,
     object_id: str | int | None = None,
+    channel: AuditChannel = AuditChannel.BOT,
 ) -> None:
-    """Children's data was shown in the bot (a class roster, a guardian's children, a card): one row per
-    child, so that each child's access register says who saw them; committed here, as showing changes
-    nothing else."""
+    """Children's data was shown (in the bot a class roster, a guardian's children, a card; a page of a
+    list in the admin): one row per child, so that each child's access register says who saw them;
+    committed here, as showing changes nothing else."""
     for student_id in student_ids:
         await record(
             session,
             action=action,
-            channel=AuditChannel.BOT,
+            channel=channel,
             actor_account_id=actor_account_id,
             student_id=student_id,
             object_type=object_type,

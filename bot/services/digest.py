@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -168,17 +169,39 @@ class Scope:
         """«Вся школа», «Уровень ООО», «Класс 5А», «Уровень НОО, класс 10Б» in the current language."""
         if self.whole_school:
             return _("Вся школа")
-        parts = []
-        if self.levels:
-            names = ", ".join(_LEVEL_NAMES[level] for level in SchoolLevel if level in self.levels)
-            parts.append(_("Уровень {levels}").format(levels=names))
-        own = [c.label for c in self.own_classes]
-        if len(own) == 1:
-            parts.append(_("класс {label}").format(label=own[0]))
-        elif own:
-            parts.append(_("классы {labels}").format(labels=", ".join(own)))
-        text = ", ".join(parts)
-        return text[:1].upper() + text[1:]
+        return _scope_words(self.levels, [c.label for c in self.own_classes])
+
+
+def _scope_words(levels: frozenset[SchoolLevel], own: list[str]) -> str:
+    parts = []
+    if levels:
+        names = ", ".join(_LEVEL_NAMES[level] for level in SchoolLevel if level in levels)
+        parts.append(_("Уровень {levels}").format(levels=names))
+    if len(own) == 1:
+        parts.append(_("класс {label}").format(label=own[0]))
+    elif own:
+        parts.append(_("классы {labels}").format(labels=", ".join(own)))
+    text = ", ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+def scope_title_of_key(key: str, class_labels: Mapping[int, str]) -> str:
+    """A stored `DigestDelivery.scope` (a `Scope.key`, maybe cut short) in the words of `Scope.title`;
+    a key it can't read, as it is."""
+    if key == "school":
+        return _("Вся школа")
+    levels: set[SchoolLevel] = set()
+    own: list[str] = []
+    known_levels = {level.value: level for level in SchoolLevel}
+    for part in key.split(";"):
+        kind, _sep, values = part.partition(":")
+        if kind == "level":
+            levels |= {known_levels[v] for v in values.split("+") if v in known_levels}
+        elif kind == "class":
+            own += [class_labels.get(int(v), "?") for v in values.split("+") if v.isdigit()]
+        else:
+            return key
+    return _scope_words(frozenset(levels), own) or key
 
 
 @dataclass(frozen=True)

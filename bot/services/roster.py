@@ -239,7 +239,10 @@ def parse_roster(data: bytes, filename: str = "") -> ParsedRoster:
 
 def _csv_records(data: bytes) -> list[list[Cell]]:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")  # Excel's «Unicode text» export
+        try:
+            text = data.decode("utf-16")  # Excel's «Unicode text» export
+        except UnicodeDecodeError as error:  # cut short, or not UTF-16 after all
+            raise RosterFormatError(_("Не удалось прочитать файл: неизвестная кодировка.")) from error
     else:
         try:
             text = data.decode("utf-8-sig")
