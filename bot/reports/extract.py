@@ -20,10 +20,11 @@ QR_SIZE = 30  # mm
 GREY = (90, 90, 90)
 RULE_GREY = (160, 160, 160)
 # Column widths in mm; the page is 180 mm wide between margins.
-# Sized for 7.5 pt DejaVu so that no word is split: «28.02.2026», «межрегиональный», «исследовательская».
+# Sized for 7.5 pt DejaVu so that no word is split: «28.02.2026», «межрегиональный», «исследовательская»,
+# and the row number up to «999» (a portfolio of 120) with its English header «No.».
 TABLE_FONT_SIZE = 7.5
-ACHIEVEMENT_WIDTHS = (7, 19, 53, 30, 29, 21, 21)
-REWARD_WIDTHS = (7, 19, 45, 79, 30)
+ACHIEVEMENT_WIDTHS = (9, 19, 51, 30, 29, 21, 21)
+REWARD_WIDTHS = (9, 19, 45, 77, 30)
 # Room the signature line and the verification block need together: they are never split.
 CLOSING_HEIGHT = 16 + 6 + QR_SIZE + 2
 
