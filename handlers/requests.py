@@ -219,7 +219,7 @@ async def cb_scope(
         number=request.number,
         date=now.strftime("%d.%m.%Y %H:%M"),
         student=html.quote(student.short_name),
-        period=results_requests.scope_label(scope),
+        period=issued.period_label,
     )
     assert query.bot is not None
     await query.bot.send_document(
@@ -326,7 +326,7 @@ async def _check(
         requester=html.quote(found.requester_name),
         student=html.quote(found.student_name),
         class_label=found.class_label,
-        period=results_requests.scope_label(found.scope),
+        period=results_requests.period_label(found.scope, found.issued_at, settings.tz),
         achievements=found.achievements_count,
         rewards=found.rewards_count,
     )

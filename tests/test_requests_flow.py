@@ -4,11 +4,13 @@ notice, /verify by staff, and refusals."""
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from pypdf import PdfReader
 from sqlmodel import select
 
+from bot.services.portfolio import academic_year, academic_year_label
+from bot.services.results_requests import register_request
 from models import Achievement, AuditEvent, ResultsRequest
 from models.enums import AchievementStatus, RequestScope, Source, StaffRole
 from tests.harness import BotHarness
@@ -184,3 +186,31 @@ async def test_a_request_left_half_way_does_not_block_a_photo_or_another_menu_bu
     await teacher_parent.wait_for("За какой период")
     teacher_parent.send_text("🏅 Поощрить")
     await teacher_parent.wait_for("Класс 5А. Кого поощрить?")
+
+
+async def test_a_current_year_extract_names_its_academic_year_when_issued_and_when_verified_later(
+    bot: BotHarness,
+) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, child, first_name="Ольга")
+    teacher = await staff_member(bot, StaffRole.TEACHER, first_name="Олег")
+    this_year = academic_year_label(academic_year(date.today()))
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("За какой период")
+    parent.press("Текущий учебный год")
+    document = await parent.wait_for("по запросу от", timeout=10)
+    assert f"Иванов Пётр, {this_year} учебный год." in (document.caption or "")
+
+    # An extract issued in the spring of the previous academic year, checked now.
+    issued_at = datetime(academic_year(date.today()), 4, 15, 10, 30, tzinfo=bot.settings.tz)
+    async with bot.session_factory() as session:
+        requester = (await session.exec(select(ResultsRequest))).one().requester_account_id
+        assert requester is not None
+        old = await register_request(
+            session, requester, child, RequestScope.CURRENT_YEAR, issued_at, bot.settings.secret_key, "Школа"
+        )
+    last_year = academic_year_label(academic_year(issued_at.date()))
+    teacher.send_text(f"/verify {old.request.verification_code}")
+    confirmed = await teacher.wait_for("✅ Выписка")
+    assert f"период: {last_year} учебный год," in (confirmed.text or "")
+    assert "текущий" not in (confirmed.text or "")

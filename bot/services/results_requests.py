@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,6 +33,7 @@ NOTIFICATION_KIND = "results_request"
 class IssuedExtract:
     request: ResultsRequest
     pdf: bytes
+    period_label: str  # «2026/27 учебный год» or «все годы», as printed on the extract
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,15 @@ def scope_label(scope: RequestScope, year: int | None = None) -> str:
             return _("текущий учебный год")
         return _("{year} учебный год").format(year=academic_year_label(year))
     return _("все годы")
+
+
+def period_label(scope: RequestScope | str, issued_at: datetime, tz: tzinfo) -> str:
+    """What an extract covers, as printed on it: a current-year extract names the academic year it was
+    issued in («2025/26 учебный год»), which is no longer «the current year» when it is checked later."""
+    scope = RequestScope(scope)
+    if scope != RequestScope.CURRENT_YEAR:
+        return scope_label(scope)
+    return scope_label(scope, academic_year(issued_at.astimezone(tz).date()))
 
 
 async def _load(session: AsyncSession, student_id: int) -> tuple[Student, SchoolClass]:
@@ -162,7 +172,7 @@ async def register_request(
         )
     await session.commit()
     await session.refresh(request)
-    return IssuedExtract(request=request, pdf=pdf)
+    return IssuedExtract(request=request, pdf=pdf, period_label=scope_label(scope, year))
 
 
 async def verify(session: AsyncSession, secret: str, code: str) -> VerifiedExtract | None:
