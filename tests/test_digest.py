@@ -29,7 +29,7 @@ from bot.scheduler import DIGEST_JOB_ID
 from bot.services import backup as backup_service
 from bot.services import digest as digest_service
 from bot.services.digest import Period, parse_period, recipients, run_digest
-from bot.services.digest_content import achievements_text
+from bot.services.digest_content import achievements_text, coverage_text
 from bot.services.outbox import NotificationPayload
 from bot.services.sender import OutboxSender
 from models import (
@@ -220,6 +220,25 @@ def test_weeks_are_iso_weeks_in_the_school_zone() -> None:
 def test_russian_plural_forms(i18n: I18n, count: int, text: str) -> None:
     with i18n.context(), i18n.use_locale("ru"):
         assert achievements_text(count) == text
+
+
+@pytest.mark.parametrize(
+    ("linked", "students", "locale", "text"),
+    [
+        (1, 1, "ru", "Родители подключены у 1 из 1 ученика (100%)."),
+        (2, 4, "ru", "Родители подключены у 2 из 4 учеников (50%)."),
+        (3, 11, "ru", "Родители подключены у 3 из 11 учеников (27%)."),
+        (7, 21, "ru", "Родители подключены у 7 из 21 ученика (33%)."),
+        (0, 25, "ru", "Родители подключены у 0 из 25 учеников (0%)."),
+        (1, 1, "en", "Parents connected for 1 of 1 student (100%)."),
+        (2, 21, "en", "Parents connected for 2 of 21 students (10%)."),
+    ],
+)
+def test_coverage_counts_students_in_the_right_form(
+    i18n: I18n, linked: int, students: int, locale: str, text: str
+) -> None:
+    with i18n.context(), i18n.use_locale(locale):
+        assert coverage_text(linked, students) == text
 
 
 # -- content ------------------------------------------------------------------------------------------------

@@ -431,6 +431,15 @@ def achievements_text(count: int) -> str:
     return ngettext("{count} достижение", "{count} достижения", count).format(count=count)
 
 
+def coverage_text(linked: int, students: int) -> str:
+    """«Родители подключены у 2 из 21 ученика (10%).»: after «из» one, twenty-one… take «ученика»."""
+    return ngettext(
+        "Родители подключены у {linked} из {students} ученика ({percent}%).",
+        "Родители подключены у {linked} из {students} учеников ({percent}%).",
+        students,
+    ).format(linked=linked, students=students, percent=round(100 * linked / students) if students else 0)
+
+
 def digest_text(digest: Digest) -> str:
     """The short message (a document caption: at most 1024 characters) in the current language."""
     lines = [
@@ -458,13 +467,7 @@ def digest_text(digest: Digest) -> str:
         )
     )
     if digest.students:
-        lines.append(
-            _("Родители подключены у {linked} из {students} учеников ({percent}%).").format(
-                linked=digest.with_guardian,
-                students=digest.students,
-                percent=round(100 * digest.with_guardian / digest.students),
-            )
-        )
+        lines.append(coverage_text(digest.with_guardian, digest.students))
     if digest.unreachable:
         lines.append(_("Бот не может написать: {count}.").format(count=len(digest.unreachable)))
     lines += ["", _("Подробности — в PDF.")]
