@@ -10,7 +10,7 @@ from datetime import datetime
 
 from aiogram import F, Router, html
 from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     BufferedInputFile,
@@ -29,13 +29,17 @@ from bot.keyboards import BTN_REQUEST, main_menu
 from bot.replies import edit_or_answer
 from bot.services import access, audit, results_requests
 from bot.services.principal import Principal
-from bot.services.verification import QR_PREFIX
+from bot.services.verification import QR_PREFIX, is_start_payload
 from bot.states import ResultsRequestDialog, Verify
 from models import Student
 from models.enums import AuditChannel, RequestScope
 
 router = Router(name="requests")
 router.message.filter(F.chat.type == ChatType.PRIVATE)
+# The extract's QR code opens «/start verify_CODE»: tried before onboarding takes /start's payload for an
+# invite code, and in any dialogue state (a staff member may scan in the middle of something).
+links_router = Router(name="verify_links")
+links_router.message.filter(F.chat.type == ChatType.PRIVATE)
 
 BACK, CANCEL, CHILD, SCOPE = "back", "cancel", "child", "scope"
 
@@ -201,6 +205,8 @@ async def cb_scope(
         return
     await query.answer()
     await state.clear()
+    assert query.bot is not None
+    me = await query.bot.me()  # cached after the first call
     now = datetime.now(settings.tz)
     issued = await results_requests.register_request(
         session,
@@ -210,6 +216,7 @@ async def cb_scope(
         now,
         settings.secret_key,
         settings.school_name,
+        bot_username=me.username,
     )
     request = issued.request
     await edit_or_answer(
@@ -221,7 +228,6 @@ async def cb_scope(
         student=html.quote(student.short_name),
         period=issued.period_label,
     )
-    assert query.bot is not None
     await query.bot.send_document(
         query.from_user.id,
         BufferedInputFile(issued.pdf, filename=f"vypiska-{request.number}.pdf"),
@@ -249,6 +255,19 @@ async def cmd_verify(
         await message.answer(_("Пришлите код с выписки (например, ABCD-EFGH-…)."))
         return
     await _check(message, command.args, state, session, principal, settings)
+
+
+@links_router.message(CommandStart(deep_link=True, magic=F.args.func(is_start_payload)))
+async def cmd_start_verify(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+) -> None:
+    if await _staff_only(message, session, principal):
+        await _check(message, command.args or "", state, session, principal, settings)
 
 
 @router.message(Verify.code, F.text, ~F.text.startswith("/"))

@@ -19,7 +19,15 @@ from bot.reports.extract import TABLE_FONT_SIZE, build_extract, format_date
 from bot.reports.pdf import FONT_FAMILY, REPLACEMENT, Document, safe_text
 from bot.reports.portfolio_pdf import build_portfolio_pdf
 from bot.services.portfolio import PortfolioEntry, RewardEntry
-from bot.services.verification import check_code, find_request, make_code, normalize_code, parse_code
+from bot.services.verification import (
+    check_code,
+    find_request,
+    is_start_payload,
+    make_code,
+    normalize_code,
+    parse_code,
+    verification_link,
+)
 from models import ResultsRequest
 from models.db import SessionFactory
 from models.enums import RequestScope
@@ -213,6 +221,12 @@ def test_verification_round_trip_and_forgeries() -> None:
     # What people type or scan: lower case, spaces, the QR prefix.
     assert check_code(SECRET, code.lower().replace("-", " "), lookup) is issued
     assert check_code(SECRET, "verify:" + code, lookup) is issued
+    # The QR code's link to the bot, its /start payload, or the link pasted whole.
+    link = verification_link("portfolio_bot", code)
+    assert link == f"https://t.me/portfolio_bot?start=verify_{normalize_code(code)}"
+    assert check_code(SECRET, link, lookup) is issued
+    assert check_code(SECRET, link.split("start=")[1], lookup) is issued
+    assert is_start_payload(link.split("start=")[1]) and not is_start_payload("Np6yURhytVCUwbmAZcnleV")
 
     raw = normalize_code(code)
     for position in range(len(raw)):

@@ -4,11 +4,14 @@ notice, /verify by staff, and refusals."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, datetime, timedelta
 
+import pytest
 from pypdf import PdfReader
 from sqlmodel import select
 
+from bot.reports import extract as extract_report
 from bot.services.portfolio import academic_year, academic_year_label
 from bot.services.results_requests import register_request
 from models import Achievement, AuditEvent, ResultsRequest
@@ -214,3 +217,43 @@ async def test_a_current_year_extract_names_its_academic_year_when_issued_and_wh
     confirmed = await teacher.wait_for("✅ Выписка")
     assert f"период: {last_year} учебный год," in (confirmed.text or "")
     assert "текущий" not in (confirmed.text or "")
+
+
+async def test_scanning_the_extracts_qr_code_opens_the_bot_and_a_staff_member_sees_the_check(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    printed: list[str] = []
+    draw = extract_report.qr_image
+    monkeypatch.setattr(extract_report, "qr_image", lambda data: printed.append(data) or draw(data))
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, child, first_name="Ольга")
+    teacher = await staff_member(bot, StaffRole.TEACHER, first_name="Олег")
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("За какой период")
+    parent.press("Все годы")
+    await parent.wait_for("по запросу от", timeout=10)
+    async with bot.session_factory() as session:
+        request = (await session.exec(select(ResultsRequest))).one()
+    assert request.verification_code is not None
+    raw = request.verification_code.replace("-", "")
+    # A phone's camera opens the link in Telegram, which sends «/start PAYLOAD» to the bot.
+    assert printed == [f"https://t.me/{bot.server.bot_username}?start=verify_{raw}"]
+    payload = printed[0].split("?start=")[1]
+    assert len(payload) <= 64 and re.fullmatch(r"[A-Za-z0-9_-]+", payload)
+
+    teacher.send_text(f"/start {payload}")
+    confirmed = await teacher.wait_for("✅ Выписка")
+    assert request.number in (confirmed.text or "") and "Иванов Пётр" in (confirmed.text or "")
+    teacher.send_text(f"/start {payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}")
+    await teacher.wait_for("❌ Код не найден или изменён")
+    parent.send_text(f"/start {payload}")  # the family scans their own extract
+    await parent.wait_for("только работники школы")
+    async with bot.session_factory() as session:
+        verified = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "extract_verified"))
+        ).all()
+    assert [(event.allowed, event.student_id) for event in verified] == [
+        (True, child),
+        (True, None),
+        (False, None),
+    ]

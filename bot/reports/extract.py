@@ -173,8 +173,9 @@ def signature_line(pdf: Document, class_teacher_name: str) -> None:
     pdf.set_font(FONT_FAMILY, "", 10)
 
 
-def verification_block(pdf: Document, code: str, hint: str) -> None:
-    """The QR code of «verify:CODE» beside the code and how staff check it; kept on one page."""
+def verification_block(pdf: Document, code: str, hint: str, qr_data: str | None = None) -> None:
+    """The QR code (`qr_data`, by default «verify:CODE») beside the code and how staff check it; kept on
+    one page."""
     if pdf.get_y() + 6 + QR_SIZE + 2 > pdf.h - pdf.b_margin:
         pdf.add_page()
     pdf.ln(6)
@@ -182,7 +183,7 @@ def verification_block(pdf: Document, code: str, hint: str) -> None:
     pdf.set_draw_color(*RULE_GREY)
     pdf.set_line_width(0.3)
     pdf.line(pdf.l_margin, top - 3, pdf.w - pdf.r_margin, top - 3)
-    pdf.image(qr_image(QR_PREFIX + code), x=pdf.l_margin, y=top, w=QR_SIZE, h=QR_SIZE)
+    pdf.image(qr_image(qr_data or QR_PREFIX + code), x=pdf.l_margin, y=top, w=QR_SIZE, h=QR_SIZE)
     x = pdf.l_margin + QR_SIZE + 5
     width = pdf.w - pdf.r_margin - x
     pdf.set_xy(x, top)
@@ -226,8 +227,10 @@ def build_extract(
     verify_hint: str | None = None,
     *,
     period_label: str | None = None,
+    qr_data: str | None = None,
 ) -> bytes:
-    """The extract as an A4 PDF. `issued_at` is aware and in the school's zone (it is printed as is)."""
+    """The extract as an A4 PDF. `issued_at` is aware and in the school's zone (it is printed as is);
+    `qr_data` is what the QR code holds (the bot's verification link), by default «verify:CODE»."""
     if issued_at.tzinfo is None:
         raise ValueError("issued_at must be timezone-aware")
     title = _("Выписка об индивидуальных образовательных достижениях обучающегося")
@@ -273,13 +276,19 @@ def build_extract(
         new_y=YPos.NEXT,
     )
     pdf.set_text_color(0)
-    closing(pdf, class_teacher_name, verification_code, verify_hint or default_verify_hint(verification_code))
+    closing(
+        pdf,
+        class_teacher_name,
+        verification_code,
+        verify_hint or default_verify_hint(verification_code),
+        qr_data,
+    )
     return bytes(pdf.output())
 
 
-def closing(pdf: Document, class_teacher_name: str, code: str, hint: str) -> None:
+def closing(pdf: Document, class_teacher_name: str, code: str, hint: str, qr_data: str | None = None) -> None:
     """The signature line and the verification block, together on one page."""
     if pdf.get_y() + CLOSING_HEIGHT > pdf.h - pdf.b_margin:
         pdf.add_page()
     signature_line(pdf, class_teacher_name)
-    verification_block(pdf, code, hint)
+    verification_block(pdf, code, hint, qr_data)

@@ -21,7 +21,7 @@ from bot.services import audit, outbox
 from bot.services.numbering import next_number
 from bot.services.outbox import NotificationPayload
 from bot.services.portfolio import academic_year, academic_year_label, approved_entries, rewards_of
-from bot.services.verification import find_request, make_code
+from bot.services.verification import find_request, make_code, verification_link
 from models import Account, ResultsRequest, SchoolClass, StaffAssignment, Student
 from models.enums import AuditChannel, RequestScope, StaffRole
 
@@ -101,8 +101,11 @@ async def register_request(
     now: datetime,
     secret: str,
     school_name: str,
+    *,
+    bot_username: str | None = None,
 ) -> IssuedExtract:
-    """Register the request and issue its extract, in one transaction (committed here)."""
+    """Register the request and issue its extract, in one transaction (committed here). With the bot's
+    username the extract's QR code is the bot's verification link, which a phone's camera opens."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     number = await next_number(session, SERIES, now.year)  # the first write: see next_number
@@ -136,6 +139,7 @@ async def register_request(
         teacher_name,
         code,
         period_label=scope_label(scope, year),
+        qr_data=verification_link(bot_username, code) if bot_username else None,
     )
     request.extract_sha256 = hashlib.sha256(pdf).hexdigest()
     session.add(request)
