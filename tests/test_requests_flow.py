@@ -257,3 +257,20 @@ async def test_scanning_the_extracts_qr_code_opens_the_bot_and_a_staff_member_se
         (True, None),
         (False, None),
     ]
+
+
+async def test_help_tells_families_how_to_request_results_and_staff_how_to_check_an_extract(
+    bot: BotHarness,
+) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, child)
+    pupil = await join(bot.server.user(), await student_code(bot, child))
+    coach = await staff_member(bot, StaffRole.TEACHER)
+    for person in (parent, pupil):
+        person.send_text("/help")
+        text = (await person.wait_for("Команды:")).text or ""
+        assert "«📄 Запросить результаты»" in text and "/verify" not in text
+    assert "отозвать согласие на обработку данных ребёнка" in (parent.last_message.text or "")
+    coach.send_text("/help")
+    text = (await coach.wait_for("Команды:")).text or ""
+    assert "/verify" in text and "QR-код" in text and "Запросить результаты" not in text
