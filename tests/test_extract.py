@@ -304,3 +304,30 @@ def test_extract_renders(tmp_path: Path) -> None:
     png = ARTIFACTS / "extract.png"
     assert png.stat().st_size > 10_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_english_extract_and_portfolio_have_no_russian_left_but_the_data(tmp_path: Path) -> None:
+    from aiogram.utils.i18n import I18n
+
+    from bot.i18n_text import in_language
+
+    i18n = I18n(
+        path=Path(__file__).resolve().parent.parent / "locales", default_locale="ru", domain="messages"
+    )
+    latin = [
+        PortfolioEntry(i, f"2026-{i:04d}", "olympiad", "regional", "winner", f"Event {i}", date(2026, 10, i), "our_school", 1)
+        for i in range(1, 4)
+    ]  # fmt: skip
+    rewards = [RewardEntry(1, "gramota", "Certificate", "For the olympiad", date(2026, 10, 5), "15")]
+    with in_language("en", i18n):
+        documents = {
+            "extract": build_extract(
+                "School No. 32", "Ivanov Petr", "5A", NUMBER, ISSUED_AT, latin, rewards, "Petrova Elena",
+                "WXYZ-2345-ABCD", period_label="all years",
+            ),
+            "portfolio": build_portfolio_pdf("School No. 32", "Ivanov Petr", "5A", ISSUED_AT, latin, rewards),
+        }  # fmt: skip
+    for name, pdf in documents.items():
+        text = "\n".join(pages_text(pdf))
+        assert re.findall(r"\S*[А-Яа-яЁё]+\S*", text) == [], name
+    assert "“Portfolio” bot" in "\n".join(pages_text(documents["extract"])).replace("\n", " ")
