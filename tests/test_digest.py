@@ -45,7 +45,7 @@ from models import (
     Student,
 )
 from models.db import SessionFactory, create_engine, create_session_factory
-from models.enums import AchievementStatus, GuardianLinkStatus, OutboxStatus, Source, StaffRole
+from models.enums import AchievementStatus, GuardianLinkStatus, OutboxStatus, Source, StaffRole, StudentStatus
 from tests import harness
 from tests.factories import School, assign, make_account, make_class, make_school, make_student
 from tests.harness import BotHarness
@@ -661,3 +661,23 @@ async def test_a_backup_taken_while_a_pdf_is_written_skips_the_unfinished_file(
     run = await run_digest(session_factory, settings, W49, DUE, i18n=i18n, dry_run=True)
     assert len(run.pdfs) == 4
     assert listed_while_writing and all(path in run.pdfs for path in listed_while_writing)
+
+
+async def test_a_pending_submission_of_a_student_who_left_is_not_waiting_for_anyone(
+    session_factory: SessionFactory, tmp_path: Path, i18n: I18n
+) -> None:
+    """Nobody may review it any more (/pending doesn't list it): the digest doesn't count it as waiting."""
+    school = await make_school(session_factory)
+    peter, anna = school.students_5a
+    await add_achievement(session_factory, peter, "2026-0001", moscow(20, month=11))  # the older one
+    await add_achievement(session_factory, anna, "2026-0002", moscow(25, month=11))
+    async with session_factory() as session:
+        (await session.get(Student, peter.id)).status = StudentStatus.LEFT
+        await session.commit()
+    settings = settings_for(tmp_path)
+    await run_digest(session_factory, settings, W49, DUE, i18n=i18n)
+    rows = {row.account_id: row for row in await deliveries(session_factory)}
+    text = (await queued_digests(session_factory))[school.teacher_5a.id].text
+    assert "Ждут проверки: 1, самое давнее — 11 дней (5А)." in text
+    pdf = pdf_text(settings.media_dir / rows[school.teacher_5a.id].pdf_path)
+    assert "Самое давнее: № 2026-0002, 5А, дней: 11" in pdf and "2026-0001" not in pdf

@@ -1,10 +1,11 @@
 """The weekly digest's content: what one scope's classes did in one week, as counts, lists and texts.
 
 Everything is restricted to the scope's classes (a child's current class): submissions new in the week,
-approved and rejected in it, still pending now (submitted before the week's end) with the oldest per
-class; approved results by category and level; notable results (regional and higher wins,
-`taxonomy.is_notable`) with the child's name; rewards and results requests recorded in the week; guardian
-coverage per class; people in the scope the bot can't reach. Reads only.
+approved and rejected in it, still pending now (submitted before the week's end, of students still at
+school: what /pending lists) with the oldest per class; approved results by category and level; notable
+results (regional and higher wins, `taxonomy.is_notable`) with the child's name; rewards and results
+requests recorded in the week; guardian coverage per class; people in the scope the bot can't reach.
+Reads only.
 """
 
 from __future__ import annotations
@@ -211,7 +212,8 @@ class WeekRecords:
     coverage: dict[int, ClassCoverage]  # class id -> its students and their guardians
     new: dict[int, int]  # class id -> submissions new in the week
     decided: list[tuple[Achievement, Student]]  # approved or rejected in the week, in decision order
-    pending: list[tuple[Achievement, Student]]  # still pending, submitted before the week's end, oldest first
+    # Still pending, submitted before the week's end, of students still at school (as /pending): oldest first.
+    pending: list[tuple[Achievement, Student]]
     rewards: list[tuple[Reward, Student]]
     requests: list[tuple[ResultsRequest, Student]]
     unreachable_guardians: list[tuple[Account, Student]]
@@ -251,6 +253,8 @@ async def load_week(
             in_classes,
             Achievement.status == AchievementStatus.PENDING,
             col(Achievement.created_at) < period.end(tz),
+            # A student who left is nobody's to review (access.may_review): not waiting, as in /pending.
+            Student.status == StudentStatus.ACTIVE,
         )
         .order_by(col(Achievement.created_at), col(Achievement.id))
     )
