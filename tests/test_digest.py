@@ -681,3 +681,23 @@ async def test_a_pending_submission_of_a_student_who_left_is_not_waiting_for_any
     assert "Ждут проверки: 1, самое давнее — 11 дней (5А)." in text
     pdf = pdf_text(settings.media_dir / rows[school.teacher_5a.id].pdf_path)
     assert "Самое давнее: № 2026-0002, 5А, дней: 11" in pdf and "2026-0001" not in pdf
+
+
+async def test_a_dry_run_after_the_digest_went_out_leaves_the_sent_pdfs_as_they_were(
+    session_factory: SessionFactory, tmp_path: Path, i18n: I18n
+) -> None:
+    school = await make_school(session_factory)
+    settings = settings_for(tmp_path)
+    await run_digest(session_factory, settings, W49, DUE, i18n=i18n)
+    sent = {row.account_id: settings.media_dir / row.pdf_path for row in await deliveries(session_factory)}
+    before = {account: path.read_bytes() for account, path in sent.items()}
+    await add_achievement(session_factory, school.students_5a[0], "2026-0001", moscow(3))  # a late change
+
+    preview = await run_digest(
+        session_factory, settings, W49, DUE + timedelta(days=2), i18n=i18n, dry_run=True
+    )
+
+    assert {account: path.read_bytes() for account, path in sent.items()} == before
+    assert len(preview.pdfs) == 4 and not set(preview.pdfs) & set(sent.values())
+    assert all(path.is_file() for path in preview.pdfs)
+    assert "Подано за неделю: 1" in pdf_text(next(p for p in preview.pdfs if p.name.endswith("-5А.pdf")))
