@@ -27,10 +27,11 @@ from bot.callbacks import RequestCb
 from bot.config import Settings
 from bot.keyboards import BTN_REQUEST, main_menu
 from bot.replies import edit_or_answer
-from bot.services import access, audit, results_requests
+from bot.services import access, audit, results_requests, students
 from bot.services.principal import Principal
 from bot.services.verification import QR_PREFIX, is_start_payload
 from bot.states import ResultsRequestDialog, Verify
+from bot.texts import student_gone_text
 from models import Student
 from models.enums import AuditChannel, RequestScope
 
@@ -67,9 +68,12 @@ async def cmd_request(
 ) -> None:
     candidates = _candidates(principal)
     if not candidates:
-        await message.answer(
-            _("Запросить результаты могут ученик и его родители."), reply_markup=main_menu(principal)
+        text = (
+            student_gone_text()
+            if await students.is_former_family(session, principal.account_id)
+            else _("Запросить результаты могут ученик и его родители.")
         )
+        await message.answer(text, reply_markup=main_menu(principal))
         return
     if len(candidates) == 1:
         student = await session.get(Student, candidates[0])
