@@ -340,8 +340,8 @@ async def _check(
         return
     issued = found.issued_at.astimezone(settings.tz)
     text = _(
-        "✅ Выписка № {number} выдана {date} в {time} по запросу {requester}, ученик {student}, "
-        "класс {class_label}, период: {period}, достижений {achievements}, поощрений {rewards}."
+        "✅ Выписка № {number} выдана {date} в {time} по запросу {requester}, ученик {student} "
+        "(сейчас в классе {class_label}), период: {period}, достижений {achievements}, поощрений {rewards}."
     ).format(
         number=found.number,
         date=issued.strftime("%d.%m.%Y"),

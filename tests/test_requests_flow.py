@@ -14,7 +14,7 @@ from sqlmodel import select
 from bot.reports import extract as extract_report
 from bot.services.portfolio import academic_year, academic_year_label
 from bot.services.results_requests import register_request
-from models import Achievement, AuditEvent, ResultsRequest
+from models import Achievement, AuditEvent, ResultsRequest, Student
 from models.enums import AchievementStatus, RequestScope, Source, StaffRole
 from tests.harness import BotHarness
 from tests.people import add_student, guardian_code, guardian_of, join, staff_member, student_code
@@ -274,3 +274,26 @@ async def test_help_tells_families_how_to_request_results_and_staff_how_to_check
     coach.send_text("/help")
     text = (await coach.wait_for("Команды:")).text or ""
     assert "/verify" in text and "QR-код" in text and "Запросить результаты" not in text
+
+
+async def test_verifying_after_the_student_moved_up_a_class_says_which_class_they_are_in_now(
+    bot: BotHarness,
+) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, child)
+    teacher = await staff_member(bot, StaffRole.TEACHER)
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("За какой период")
+    parent.press("Все годы")
+    document = await parent.wait_for("по запросу от", timeout=10)
+    assert "Класс: 5А" in pdf_text(bot, document.file_id or "")
+    moved = await add_student(bot, "6А", "Другой", "Ученик")  # creates 6А
+    async with bot.session_factory() as session:
+        student, other = await session.get(Student, child), await session.get(Student, moved)
+        assert student is not None and other is not None
+        student.class_id = other.class_id  # September: the roster moves the class up
+        await session.commit()
+        code = (await session.exec(select(ResultsRequest))).one().verification_code
+    teacher.send_text(f"/verify {code}")
+    text = (await teacher.wait_for("✅ Выписка")).text or ""
+    assert "ученик Иванов Пётр (сейчас в классе 6А)" in text and "класс 6А" not in text
