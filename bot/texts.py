@@ -1,4 +1,5 @@
-"""Texts shared by several handlers: role names, the consent text and the student's own card."""
+"""Texts shared by several handlers: role names, the consent text, the student's own card, the answer to
+the family of a student who left."""
 
 from __future__ import annotations
 
@@ -75,4 +76,12 @@ def own_card_text(student_name: str, class_label: str) -> str:
                 "кнопкой ниже."
             ),
         ]
+    )
+
+
+def student_gone_text() -> str:
+    """To a student, or a guardian, whose (only) student left or graduated and whose data will be destroyed."""
+    return _(
+        "Ученик больше не числится в школе (выбыл или окончил её), поэтому портфолио и выписки в боте "
+        "недоступны. Если это ошибка, обратитесь к классному руководителю."
     )

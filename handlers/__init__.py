@@ -20,6 +20,7 @@ from handlers import (
 def routers() -> list[Router]:
     return [
         groups.router,
+        requests.links_router,
         start.router,
         submission.router,
         review.router,

@@ -31,7 +31,7 @@ from bot.config import Settings
 from bot.keyboards import BTN_PORTFOLIO, BTN_SUBMIT, main_menu
 from bot.replies import answer_query, edit_or_answer
 from bot.reports.portfolio_pdf import build_portfolio_pdf
-from bot.services import portfolio, portfolio_views
+from bot.services import portfolio, portfolio_views, students
 from bot.services.outbox import MAX_ALBUM, NotificationPayload
 from bot.services.portfolio import PortfolioEntry, RewardEntry
 from bot.services.portfolio_views import OpenedItem, Subject
@@ -39,6 +39,7 @@ from bot.services.principal import Principal
 from bot.services.sender import send_now
 from bot.services.submissions import evidence_media
 from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, label, reject_reason_text
+from bot.texts import student_gone_text
 from models import Achievement, Student
 from models.enums import AchievementStatus, Source
 
@@ -108,6 +109,9 @@ def _pager(view: PortfolioView, student_id: int, page: int, pages: int) -> list[
 async def cmd_portfolio(message: Message, session: AsyncSession, principal: Principal) -> None:
     candidates = principal.family_students
     if not candidates:
+        if await students.is_former_family(session, principal.account_id):
+            await message.answer(student_gone_text(), reply_markup=main_menu(principal))  # without the child
+            return
         text = (
             _("Портфолио учеников вашего класса открываются из «🏫 Мой класс».")
             if principal.class_teacher_of

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from aiogram import F, Router, html
 from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     BufferedInputFile,
@@ -27,15 +27,20 @@ from bot.callbacks import RequestCb
 from bot.config import Settings
 from bot.keyboards import BTN_REQUEST, main_menu
 from bot.replies import edit_or_answer
-from bot.services import access, audit, results_requests
+from bot.services import access, audit, results_requests, students
 from bot.services.principal import Principal
-from bot.services.verification import QR_PREFIX
+from bot.services.verification import QR_PREFIX, is_start_payload
 from bot.states import ResultsRequestDialog, Verify
+from bot.texts import student_gone_text
 from models import Student
 from models.enums import AuditChannel, RequestScope
 
 router = Router(name="requests")
 router.message.filter(F.chat.type == ChatType.PRIVATE)
+# The extract's QR code opens «/start verify_CODE»: tried before onboarding takes /start's payload for an
+# invite code, and in any dialogue state (a staff member may scan in the middle of something).
+links_router = Router(name="verify_links")
+links_router.message.filter(F.chat.type == ChatType.PRIVATE)
 
 BACK, CANCEL, CHILD, SCOPE = "back", "cancel", "child", "scope"
 
@@ -63,9 +68,12 @@ async def cmd_request(
 ) -> None:
     candidates = _candidates(principal)
     if not candidates:
-        await message.answer(
-            _("Запросить результаты могут ученик и его родители."), reply_markup=main_menu(principal)
+        text = (
+            student_gone_text()
+            if await students.is_former_family(session, principal.account_id)
+            else _("Запросить результаты могут ученик и его родители.")
         )
+        await message.answer(text, reply_markup=main_menu(principal))
         return
     if len(candidates) == 1:
         student = await session.get(Student, candidates[0])
@@ -201,6 +209,8 @@ async def cb_scope(
         return
     await query.answer()
     await state.clear()
+    assert query.bot is not None
+    me = await query.bot.me()  # cached after the first call
     now = datetime.now(settings.tz)
     issued = await results_requests.register_request(
         session,
@@ -210,6 +220,7 @@ async def cb_scope(
         now,
         settings.secret_key,
         settings.school_name,
+        bot_username=me.username,
     )
     request = issued.request
     await edit_or_answer(
@@ -219,9 +230,8 @@ async def cb_scope(
         number=request.number,
         date=now.strftime("%d.%m.%Y %H:%M"),
         student=html.quote(student.short_name),
-        period=results_requests.scope_label(scope),
+        period=issued.period_label,
     )
-    assert query.bot is not None
     await query.bot.send_document(
         query.from_user.id,
         BufferedInputFile(issued.pdf, filename=f"vypiska-{request.number}.pdf"),
@@ -249,6 +259,19 @@ async def cmd_verify(
         await message.answer(_("Пришлите код с выписки (например, ABCD-EFGH-…)."))
         return
     await _check(message, command.args, state, session, principal, settings)
+
+
+@links_router.message(CommandStart(deep_link=True, magic=F.args.func(is_start_payload)))
+async def cmd_start_verify(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+) -> None:
+    if await _staff_only(message, session, principal):
+        await _check(message, command.args or "", state, session, principal, settings)
 
 
 @router.message(Verify.code, F.text, ~F.text.startswith("/"))
@@ -317,8 +340,8 @@ async def _check(
         return
     issued = found.issued_at.astimezone(settings.tz)
     text = _(
-        "✅ Выписка № {number} выдана {date} в {time} по запросу {requester}, ученик {student}, "
-        "класс {class_label}, период: {period}, достижений {achievements}, поощрений {rewards}."
+        "✅ Выписка № {number} выдана {date} в {time} по запросу {requester}, ученик {student} "
+        "(сейчас в классе {class_label}), период: {period}, достижений {achievements}, поощрений {rewards}."
     ).format(
         number=found.number,
         date=issued.strftime("%d.%m.%Y"),
@@ -326,7 +349,7 @@ async def _check(
         requester=html.quote(found.requester_name),
         student=html.quote(found.student_name),
         class_label=found.class_label,
-        period=results_requests.scope_label(found.scope),
+        period=results_requests.period_label(found.scope, found.issued_at, settings.tz),
         achievements=found.achievements_count,
         rewards=found.rewards_count,
     )

@@ -419,3 +419,61 @@ async def test_a_student_withdrawing_mid_wizard_in_english_leaves_no_photo_of_th
     async with bot.session_factory() as session:
         draft = (await session.exec(select(FsmRecord).where(FsmRecord.key.contains(str(pupil.id))))).first()  # type: ignore[attr-defined]
     assert draft is None or draft.state is None
+
+
+async def test_after_withdrawing_the_parent_can_no_longer_view_the_childs_portfolio_by_any_old_button(
+    bot: BotHarness,
+) -> None:
+    from tests.test_portfolio_flow import add_achievement
+
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    sibling = await add_student(bot, "3Б", "Иванова", "Анна")
+    parent = await guardian_of(bot, child, sibling, first_name="Ольга")
+    diploma = await add_achievement(bot, child, "Олимпиада по математике", date.today(), photos=1)
+    await add_achievement(bot, sibling, "Конкурс сестры", date.today())
+
+    parent.send_text("📚 Портфолио")
+    picker = await parent.wait_for("Чьё портфолио открыть?")
+    parent.press("Иванов Пётр", picker)
+    page = await parent.wait_for("Портфолио: Иванов Пётр")
+    parent.press("1. Олимпиада по математике", page)
+    await parent.wait_for("📎 Достижение № ")  # seen while the consent stood
+
+    parent.send_text("👨‍👩‍👧 Мои дети")
+    children = await parent.wait_for("Ваши дети")
+    parent.press("Иванов Пётр, 5А", children)
+    parent.press("🚫 Отозвать согласие", await parent.wait_for("🚫 Отозвать согласие"))
+    parent.press("Да, отозвать", await parent.wait_for("Отозвать согласие на обработку"))
+    await parent.wait_for("Меню обновлено")
+    await bot.server.idle()
+    parent.read_all()
+
+    for view, page_number, item in (
+        (PortfolioView.PAGE, 0, 0),
+        (PortfolioView.OPEN, 0, 0),
+        (PortfolioView.ITEM, 0, diploma.id),
+        (PortfolioView.PDF, 0, 0),
+        (PortfolioView.MINE, 0, 0),
+    ):
+        data = PortfolioCb(view=view, student_id=child, page=page_number, item=item or 0).pack()
+        answer = (await parent.press_callback(page.message_id, data).wait_answer())["text"]
+        assert "Нет доступа" in answer, view
+    await bot.server.idle()
+    assert parent.read_all() == []  # no page, photo or PDF about the child
+    parent.send_text("/portfolio")  # only the sibling is left: straight to her portfolio
+    assert "Портфолио: Иванова Анна" in ((await parent.next_message()).text or "")
+    async with bot.session_factory() as session:
+        refused = (
+            await session.exec(
+                select(AuditEvent).where(AuditEvent.student_id == child, AuditEvent.allowed == False)  # noqa: E712
+            )
+        ).all()
+    assert sorted(e.action for e in refused) == sorted(
+        [
+            "portfolio_viewed",
+            "portfolio_viewed",
+            "evidence_viewed",
+            "portfolio_exported",
+            "portfolio_submissions_viewed",
+        ]
+    )

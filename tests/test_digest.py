@@ -29,7 +29,7 @@ from bot.scheduler import DIGEST_JOB_ID
 from bot.services import backup as backup_service
 from bot.services import digest as digest_service
 from bot.services.digest import Period, parse_period, recipients, run_digest, scope_title_of_key
-from bot.services.digest_content import achievements_text
+from bot.services.digest_content import achievements_text, coverage_text
 from bot.services.outbox import NotificationPayload
 from bot.services.sender import OutboxSender
 from models import (
@@ -45,7 +45,7 @@ from models import (
     Student,
 )
 from models.db import SessionFactory, create_engine, create_session_factory
-from models.enums import AchievementStatus, GuardianLinkStatus, OutboxStatus, Source, StaffRole
+from models.enums import AchievementStatus, GuardianLinkStatus, OutboxStatus, Source, StaffRole, StudentStatus
 from tests import harness
 from tests.factories import School, assign, make_account, make_class, make_school, make_student
 from tests.harness import BotHarness
@@ -220,6 +220,25 @@ def test_weeks_are_iso_weeks_in_the_school_zone() -> None:
 def test_russian_plural_forms(i18n: I18n, count: int, text: str) -> None:
     with i18n.context(), i18n.use_locale("ru"):
         assert achievements_text(count) == text
+
+
+@pytest.mark.parametrize(
+    ("linked", "students", "locale", "text"),
+    [
+        (1, 1, "ru", "Родители подключены у 1 из 1 ученика (100%)."),
+        (2, 4, "ru", "Родители подключены у 2 из 4 учеников (50%)."),
+        (3, 11, "ru", "Родители подключены у 3 из 11 учеников (27%)."),
+        (7, 21, "ru", "Родители подключены у 7 из 21 ученика (33%)."),
+        (0, 25, "ru", "Родители подключены у 0 из 25 учеников (0%)."),
+        (1, 1, "en", "Parents connected for 1 of 1 student (100%)."),
+        (2, 21, "en", "Parents connected for 2 of 21 students (10%)."),
+    ],
+)
+def test_coverage_counts_students_in_the_right_form(
+    i18n: I18n, linked: int, students: int, locale: str, text: str
+) -> None:
+    with i18n.context(), i18n.use_locale(locale):
+        assert coverage_text(linked, students) == text
 
 
 # -- content ------------------------------------------------------------------------------------------------
@@ -658,3 +677,43 @@ async def test_a_backup_taken_while_a_pdf_is_written_skips_the_unfinished_file(
 )
 def test_a_stored_digest_scope_reads_as_its_title(key: str, title: str) -> None:
     assert scope_title_of_key(key, {3: "5А", 7: "10Б"}) == title
+
+
+async def test_a_pending_submission_of_a_student_who_left_is_not_waiting_for_anyone(
+    session_factory: SessionFactory, tmp_path: Path, i18n: I18n
+) -> None:
+    """Nobody may review it any more (/pending doesn't list it): the digest doesn't count it as waiting."""
+    school = await make_school(session_factory)
+    peter, anna = school.students_5a
+    await add_achievement(session_factory, peter, "2026-0001", moscow(20, month=11))  # the older one
+    await add_achievement(session_factory, anna, "2026-0002", moscow(25, month=11))
+    async with session_factory() as session:
+        (await session.get(Student, peter.id)).status = StudentStatus.LEFT
+        await session.commit()
+    settings = settings_for(tmp_path)
+    await run_digest(session_factory, settings, W49, DUE, i18n=i18n)
+    rows = {row.account_id: row for row in await deliveries(session_factory)}
+    text = (await queued_digests(session_factory))[school.teacher_5a.id].text
+    assert "Ждут проверки: 1, самое давнее — 11 дней (5А)." in text
+    pdf = pdf_text(settings.media_dir / rows[school.teacher_5a.id].pdf_path)
+    assert "Самое давнее: № 2026-0002, 5А, дней: 11" in pdf and "2026-0001" not in pdf
+
+
+async def test_a_dry_run_after_the_digest_went_out_leaves_the_sent_pdfs_as_they_were(
+    session_factory: SessionFactory, tmp_path: Path, i18n: I18n
+) -> None:
+    school = await make_school(session_factory)
+    settings = settings_for(tmp_path)
+    await run_digest(session_factory, settings, W49, DUE, i18n=i18n)
+    sent = {row.account_id: settings.media_dir / row.pdf_path for row in await deliveries(session_factory)}
+    before = {account: path.read_bytes() for account, path in sent.items()}
+    await add_achievement(session_factory, school.students_5a[0], "2026-0001", moscow(3))  # a late change
+
+    preview = await run_digest(
+        session_factory, settings, W49, DUE + timedelta(days=2), i18n=i18n, dry_run=True
+    )
+
+    assert {account: path.read_bytes() for account, path in sent.items()} == before
+    assert len(preview.pdfs) == 4 and not set(preview.pdfs) & set(sent.values())
+    assert all(path.is_file() for path in preview.pdfs)
+    assert "Подано за неделю: 1" in pdf_text(next(p for p in preview.pdfs if p.name.endswith("-5А.pdf")))

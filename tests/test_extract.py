@@ -13,11 +13,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
-from bot.reports.extract import build_extract
-from bot.reports.pdf import REPLACEMENT, safe_text
+from bot.reports import destruction_act
+from bot.reports import extract as extract_report
+from bot.reports.extract import TABLE_FONT_SIZE, build_extract, format_date
+from bot.reports.pdf import FONT_FAMILY, REPLACEMENT, Document, safe_text
 from bot.reports.portfolio_pdf import build_portfolio_pdf
 from bot.services.portfolio import PortfolioEntry, RewardEntry
-from bot.services.verification import check_code, find_request, make_code, normalize_code, parse_code
+from bot.services.verification import (
+    check_code,
+    find_request,
+    is_start_payload,
+    make_code,
+    normalize_code,
+    parse_code,
+    verification_link,
+)
 from models import ResultsRequest
 from models.db import SessionFactory
 from models.enums import RequestScope
@@ -135,6 +145,38 @@ def test_extract_of_120_achievements_repeats_the_header() -> None:
     # The closing part: the signature and the code end the last page, together.
     assert "Классный руководитель:" in pages[-1] and "ABCD-EFGH" in pages[-1]
     assert pages[-1].count("стр.") == 1 and f"из {len(pages)}" in pages[-1]
+    # Every row starts with its whole number and date: «100» is not broken into «10» and «0».
+    text = "\n".join(pages)
+    broken = [e.id for e in entries if not re.search(rf"(?m)^{e.id} {format_date(e.event_date)} ", text)]
+    assert broken == []
+
+
+def test_a_portfolio_pdf_of_120_in_one_category_keeps_every_row_number_whole() -> None:
+    year_start = date(2026, 9, 1)  # all olympiads of one academic year, newest first
+    entries = [entry(6 * i, day=year_start + timedelta(days=3 * (121 - i))) for i in range(1, 121)]
+    text = "\n".join(pages_text(build_portfolio_pdf(SCHOOL, STUDENT, "5А", ISSUED_AT, entries, REWARDS)))
+    numbers = range(1, len(entries) + 1)
+    broken = [
+        n for n, e in zip(numbers, entries, strict=True) if f"\n{n} {format_date(e.event_date)} " not in text
+    ]
+    assert broken == []
+
+
+@pytest.mark.parametrize(
+    "widths",
+    [extract_report.ACHIEVEMENT_WIDTHS, extract_report.REWARD_WIDTHS, destruction_act.TABLE_WIDTHS],
+    ids=["achievements", "rewards", "destruction act"],
+)
+def test_the_number_column_holds_a_three_digit_number_and_its_header_in_english(
+    widths: tuple[float, ...],
+) -> None:
+    pdf = Document("t")
+    pdf.add_page()
+    first_column = pdf.epw * widths[0] / sum(widths) - 2  # the cell's padding, 1 mm a side
+    pdf.set_font(FONT_FAMILY, "", TABLE_FONT_SIZE)
+    assert pdf.get_string_width("999") <= first_column
+    pdf.set_font(FONT_FAMILY, "B", TABLE_FONT_SIZE)
+    assert pdf.get_string_width("No.") <= first_column  # the English «№»
 
 
 def test_portfolio_pdf_groups_by_year_and_category() -> None:
@@ -179,6 +221,12 @@ def test_verification_round_trip_and_forgeries() -> None:
     # What people type or scan: lower case, spaces, the QR prefix.
     assert check_code(SECRET, code.lower().replace("-", " "), lookup) is issued
     assert check_code(SECRET, "verify:" + code, lookup) is issued
+    # The QR code's link to the bot, its /start payload, or the link pasted whole.
+    link = verification_link("portfolio_bot", code)
+    assert link == f"https://t.me/portfolio_bot?start=verify_{normalize_code(code)}"
+    assert check_code(SECRET, link, lookup) is issued
+    assert check_code(SECRET, link.split("start=")[1], lookup) is issued
+    assert is_start_payload(link.split("start=")[1]) and not is_start_payload("Np6yURhytVCUwbmAZcnleV")
 
     raw = normalize_code(code)
     for position in range(len(raw)):
@@ -256,3 +304,30 @@ def test_extract_renders(tmp_path: Path) -> None:
     png = ARTIFACTS / "extract.png"
     assert png.stat().st_size > 10_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_english_extract_and_portfolio_have_no_russian_left_but_the_data(tmp_path: Path) -> None:
+    from aiogram.utils.i18n import I18n
+
+    from bot.i18n_text import in_language
+
+    i18n = I18n(
+        path=Path(__file__).resolve().parent.parent / "locales", default_locale="ru", domain="messages"
+    )
+    latin = [
+        PortfolioEntry(i, f"2026-{i:04d}", "olympiad", "regional", "winner", f"Event {i}", date(2026, 10, i), "our_school", 1)
+        for i in range(1, 4)
+    ]  # fmt: skip
+    rewards = [RewardEntry(1, "gramota", "Certificate", "For the olympiad", date(2026, 10, 5), "15")]
+    with in_language("en", i18n):
+        documents = {
+            "extract": build_extract(
+                "School No. 32", "Ivanov Petr", "5A", NUMBER, ISSUED_AT, latin, rewards, "Petrova Elena",
+                "WXYZ-2345-ABCD", period_label="all years",
+            ),
+            "portfolio": build_portfolio_pdf("School No. 32", "Ivanov Petr", "5A", ISSUED_AT, latin, rewards),
+        }  # fmt: skip
+    for name, pdf in documents.items():
+        text = "\n".join(pages_text(pdf))
+        assert re.findall(r"\S*[А-Яа-яЁё]+\S*", text) == [], name
+    assert "“Portfolio” bot" in "\n".join(pages_text(documents["extract"])).replace("\n", " ")

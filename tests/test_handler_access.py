@@ -105,6 +105,7 @@ HANDLERS: dict[str, Guarded | NoChildData] = {
     "handlers.requests.cb_child": guarded(Action.REQUEST_EXTRACT),
     "handlers.requests.cb_scope": guarded(Action.REQUEST_EXTRACT),
     "handlers.requests.cmd_verify": guarded(Action.VERIFY),
+    "handlers.requests.cmd_start_verify": guarded(Action.VERIFY),
     "handlers.requests.on_code": guarded(Action.VERIFY),
     # portfolio
     "handlers.portfolio.cmd_portfolio": guarded(Action.VIEW_PORTFOLIO),

@@ -16,8 +16,17 @@ from sqlmodel import col, select
 from bot.services import evidence
 from bot.services.portfolio import academic_year
 from bot.services.submissions import InputProblem, InvalidInput, validate_title
-from models import Account, Achievement, AuditEvent, EvidenceFile, GuardianLink, ResultsRequest, Reward
-from models.enums import AchievementStatus, GuardianLinkStatus, Source, StaffRole
+from models import (
+    Account,
+    Achievement,
+    AuditEvent,
+    EvidenceFile,
+    GuardianLink,
+    ResultsRequest,
+    Reward,
+    Student,
+)
+from models.enums import AchievementStatus, GuardianLinkStatus, Source, StaffRole, StudentStatus
 from tests.harness import BotHarness
 from tests.people import add_student, guardian_of, join, staff_member, student_code
 from tests.tg_users import FakeUser
@@ -518,3 +527,22 @@ async def test_forged_ids_too_big_for_the_database_are_refused_politely_and_audi
     async with bot.session_factory() as session:
         denied = (await session.exec(select(AuditEvent).where(col(AuditEvent.allowed).is_(False)))).all()
     assert {e.action for e in denied} >= {"extract_request_denied", "reward_denied"}
+
+
+async def test_the_family_of_a_student_who_left_is_told_so_and_gets_a_menu_without_the_child(
+    bot: BotHarness,
+) -> None:
+    child = await add_student(bot, "9А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, child, first_name="Ольга")
+    pupil = await student_user(bot, child, "Пётр")
+    async with bot.session_factory() as session:
+        student = await session.get(Student, child)
+        assert student is not None
+        student.status = StudentStatus.GRADUATED
+        await session.commit()
+    for person in (parent, pupil):
+        for button in (MENU, "📄 Запросить результаты"):
+            person.send_text(button)
+            answer = await person.next_message()
+            assert "больше не числится в школе" in text_of(answer), (person.label, button)
+            assert person.reply_keyboard() == [["🌐 Язык", "❓ Помощь"]]

@@ -19,7 +19,7 @@ from bot.services.outbox import NotificationPayload
 from bot.services.reminders import ReminderReport, days_text, send_reminders
 from models import Account, Achievement, Notification, Student
 from models.db import SessionFactory
-from models.enums import AchievementStatus, Source
+from models.enums import AchievementStatus, Source, StudentStatus
 from tests.factories import School, make_class, make_school, make_student
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
@@ -220,6 +220,25 @@ async def test_decided_submissions_are_not_reminded(
 
     assert await run(session_factory, i18n) == ReminderReport()
     assert await notifications(session_factory) == []
+
+
+async def test_a_student_who_left_brings_no_reminder_nor_escalation(
+    session_factory: SessionFactory, school: School, i18n: I18n
+) -> None:
+    """Nobody may review the submission of a student who left (/pending doesn't list it): no nagging."""
+    leaver, staying = school.students_5a
+    await pending(session_factory, leaver, timedelta(days=9))
+    kept = await pending(session_factory, staying, timedelta(days=4))
+    async with session_factory() as session:
+        await session.exec(
+            update(Student).where(col(Student.id) == leaver.id).values(status=StudentStatus.LEFT)
+        )
+        await session.commit()
+
+    assert await run(session_factory, i18n) == ReminderReport(reminders=1, escalations=0)
+    [reminder] = await notifications(session_factory)
+    assert "1 достижение ждёт вашей проверки" in text_of(reminder)
+    assert f"№ {kept.number} — Смирнова Анна" in text_of(reminder)
 
 
 # -- escalations ----------------------------------------------------------------------------------------

@@ -4,12 +4,17 @@ notice, /verify by staff, and refusals."""
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+import re
+from datetime import date, datetime, timedelta
 
+import pytest
 from pypdf import PdfReader
 from sqlmodel import select
 
-from models import Achievement, AuditEvent, ResultsRequest
+from bot.reports import extract as extract_report
+from bot.services.portfolio import academic_year, academic_year_label
+from bot.services.results_requests import register_request
+from models import Achievement, AuditEvent, ResultsRequest, Student
 from models.enums import AchievementStatus, RequestScope, Source, StaffRole
 from tests.harness import BotHarness
 from tests.people import add_student, guardian_code, guardian_of, join, staff_member, student_code
@@ -184,3 +189,111 @@ async def test_a_request_left_half_way_does_not_block_a_photo_or_another_menu_bu
     await teacher_parent.wait_for("За какой период")
     teacher_parent.send_text("🏅 Поощрить")
     await teacher_parent.wait_for("Класс 5А. Кого поощрить?")
+
+
+async def test_a_current_year_extract_names_its_academic_year_when_issued_and_when_verified_later(
+    bot: BotHarness,
+) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, child, first_name="Ольга")
+    teacher = await staff_member(bot, StaffRole.TEACHER, first_name="Олег")
+    this_year = academic_year_label(academic_year(date.today()))
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("За какой период")
+    parent.press("Текущий учебный год")
+    document = await parent.wait_for("по запросу от", timeout=10)
+    assert f"Иванов Пётр, {this_year} учебный год." in (document.caption or "")
+
+    # An extract issued in the spring of the previous academic year, checked now.
+    issued_at = datetime(academic_year(date.today()), 4, 15, 10, 30, tzinfo=bot.settings.tz)
+    async with bot.session_factory() as session:
+        requester = (await session.exec(select(ResultsRequest))).one().requester_account_id
+        assert requester is not None
+        old = await register_request(
+            session, requester, child, RequestScope.CURRENT_YEAR, issued_at, bot.settings.secret_key, "Школа"
+        )
+    last_year = academic_year_label(academic_year(issued_at.date()))
+    teacher.send_text(f"/verify {old.request.verification_code}")
+    confirmed = await teacher.wait_for("✅ Выписка")
+    assert f"период: {last_year} учебный год," in (confirmed.text or "")
+    assert "текущий" not in (confirmed.text or "")
+
+
+async def test_scanning_the_extracts_qr_code_opens_the_bot_and_a_staff_member_sees_the_check(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    printed: list[str] = []
+    draw = extract_report.qr_image
+    monkeypatch.setattr(extract_report, "qr_image", lambda data: printed.append(data) or draw(data))
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, child, first_name="Ольга")
+    teacher = await staff_member(bot, StaffRole.TEACHER, first_name="Олег")
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("За какой период")
+    parent.press("Все годы")
+    await parent.wait_for("по запросу от", timeout=10)
+    async with bot.session_factory() as session:
+        request = (await session.exec(select(ResultsRequest))).one()
+    assert request.verification_code is not None
+    raw = request.verification_code.replace("-", "")
+    # A phone's camera opens the link in Telegram, which sends «/start PAYLOAD» to the bot.
+    assert printed == [f"https://t.me/{bot.server.bot_username}?start=verify_{raw}"]
+    payload = printed[0].split("?start=")[1]
+    assert len(payload) <= 64 and re.fullmatch(r"[A-Za-z0-9_-]+", payload)
+
+    teacher.send_text(f"/start {payload}")
+    confirmed = await teacher.wait_for("✅ Выписка")
+    assert request.number in (confirmed.text or "") and "Иванов Пётр" in (confirmed.text or "")
+    teacher.send_text(f"/start {payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}")
+    await teacher.wait_for("❌ Код не найден или изменён")
+    parent.send_text(f"/start {payload}")  # the family scans their own extract
+    await parent.wait_for("только работники школы")
+    async with bot.session_factory() as session:
+        verified = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "extract_verified"))
+        ).all()
+    assert [(event.allowed, event.student_id) for event in verified] == [
+        (True, child),
+        (True, None),
+        (False, None),
+    ]
+
+
+async def test_help_tells_families_how_to_request_results_and_staff_how_to_check_an_extract(
+    bot: BotHarness,
+) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, child)
+    pupil = await join(bot.server.user(), await student_code(bot, child))
+    coach = await staff_member(bot, StaffRole.TEACHER)
+    for person in (parent, pupil):
+        person.send_text("/help")
+        text = (await person.wait_for("Команды:")).text or ""
+        assert "«📄 Запросить результаты»" in text and "/verify" not in text
+    assert "отозвать согласие на обработку данных ребёнка" in (parent.last_message.text or "")
+    coach.send_text("/help")
+    text = (await coach.wait_for("Команды:")).text or ""
+    assert "/verify" in text and "QR-код" in text and "Запросить результаты" not in text
+
+
+async def test_verifying_after_the_student_moved_up_a_class_says_which_class_they_are_in_now(
+    bot: BotHarness,
+) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, child)
+    teacher = await staff_member(bot, StaffRole.TEACHER)
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("За какой период")
+    parent.press("Все годы")
+    document = await parent.wait_for("по запросу от", timeout=10)
+    assert "Класс: 5А" in pdf_text(bot, document.file_id or "")
+    moved = await add_student(bot, "6А", "Другой", "Ученик")  # creates 6А
+    async with bot.session_factory() as session:
+        student, other = await session.get(Student, child), await session.get(Student, moved)
+        assert student is not None and other is not None
+        student.class_id = other.class_id  # September: the roster moves the class up
+        await session.commit()
+        code = (await session.exec(select(ResultsRequest))).one().verification_code
+    teacher.send_text(f"/verify {code}")
+    text = (await teacher.wait_for("✅ Выписка")).text or ""
+    assert "ученик Иванов Пётр (сейчас в классе 6А)" in text and "класс 6А" not in text

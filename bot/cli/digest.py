@@ -3,7 +3,8 @@ demand.
 
 Queues the period's digest for every recipient who hasn't had it (the same exactly-once rows as the
 scheduled run, so running it twice sends nothing new); the running bot process delivers the queue. With
---dry-run it only writes the PDFs (under MEDIA_DIR/digests/) and prints where.
+--dry-run it only writes the PDFs (under MEDIA_DIR/digests/WEEK/preview/, never over a digest that was
+sent) and prints where.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ from bot.reports.extract import ReportDocument, fields_block, format_date, schoo
 from bot.services.retention import RetentionReport
 from models.enums import StudentStatus
 
-TABLE_WIDTHS = (7, 51, 12, 18, 18, 22, 14, 21, 17)  # mm, 180 in all: no header word is split
+# mm, 180 in all: no header word is split, and a row number up to «999» stays whole.
+TABLE_WIDTHS = (9, 49, 12, 18, 18, 22, 14, 21, 17)
 
 
 def status_label(status: StudentStatus) -> str:

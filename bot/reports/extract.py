@@ -20,10 +20,11 @@ QR_SIZE = 30  # mm
 GREY = (90, 90, 90)
 RULE_GREY = (160, 160, 160)
 # Column widths in mm; the page is 180 mm wide between margins.
-# Sized for 7.5 pt DejaVu so that no word is split: «28.02.2026», «межрегиональный», «исследовательская».
+# Sized for 7.5 pt DejaVu so that no word is split: «28.02.2026», «межрегиональный», «исследовательская»,
+# and the row number up to «999» (a portfolio of 120) with its English header «No.».
 TABLE_FONT_SIZE = 7.5
-ACHIEVEMENT_WIDTHS = (7, 19, 53, 30, 29, 21, 21)
-REWARD_WIDTHS = (7, 19, 45, 79, 30)
+ACHIEVEMENT_WIDTHS = (9, 19, 51, 30, 29, 21, 21)
+REWARD_WIDTHS = (9, 19, 45, 77, 30)
 # Room the signature line and the verification block need together: they are never split.
 CLOSING_HEIGHT = 16 + 6 + QR_SIZE + 2
 
@@ -172,8 +173,9 @@ def signature_line(pdf: Document, class_teacher_name: str) -> None:
     pdf.set_font(FONT_FAMILY, "", 10)
 
 
-def verification_block(pdf: Document, code: str, hint: str) -> None:
-    """The QR code of «verify:CODE» beside the code and how staff check it; kept on one page."""
+def verification_block(pdf: Document, code: str, hint: str, qr_data: str | None = None) -> None:
+    """The QR code (`qr_data`, by default «verify:CODE») beside the code and how staff check it; kept on
+    one page."""
     if pdf.get_y() + 6 + QR_SIZE + 2 > pdf.h - pdf.b_margin:
         pdf.add_page()
     pdf.ln(6)
@@ -181,7 +183,7 @@ def verification_block(pdf: Document, code: str, hint: str) -> None:
     pdf.set_draw_color(*RULE_GREY)
     pdf.set_line_width(0.3)
     pdf.line(pdf.l_margin, top - 3, pdf.w - pdf.r_margin, top - 3)
-    pdf.image(qr_image(QR_PREFIX + code), x=pdf.l_margin, y=top, w=QR_SIZE, h=QR_SIZE)
+    pdf.image(qr_image(qr_data or QR_PREFIX + code), x=pdf.l_margin, y=top, w=QR_SIZE, h=QR_SIZE)
     x = pdf.l_margin + QR_SIZE + 5
     width = pdf.w - pdf.r_margin - x
     pdf.set_xy(x, top)
@@ -225,8 +227,10 @@ def build_extract(
     verify_hint: str | None = None,
     *,
     period_label: str | None = None,
+    qr_data: str | None = None,
 ) -> bytes:
-    """The extract as an A4 PDF. `issued_at` is aware and in the school's zone (it is printed as is)."""
+    """The extract as an A4 PDF. `issued_at` is aware and in the school's zone (it is printed as is);
+    `qr_data` is what the QR code holds (the bot's verification link), by default «verify:CODE»."""
     if issued_at.tzinfo is None:
         raise ValueError("issued_at must be timezone-aware")
     title = _("Выписка об индивидуальных образовательных достижениях обучающегося")
@@ -272,13 +276,19 @@ def build_extract(
         new_y=YPos.NEXT,
     )
     pdf.set_text_color(0)
-    closing(pdf, class_teacher_name, verification_code, verify_hint or default_verify_hint(verification_code))
+    closing(
+        pdf,
+        class_teacher_name,
+        verification_code,
+        verify_hint or default_verify_hint(verification_code),
+        qr_data,
+    )
     return bytes(pdf.output())
 
 
-def closing(pdf: Document, class_teacher_name: str, code: str, hint: str) -> None:
+def closing(pdf: Document, class_teacher_name: str, code: str, hint: str, qr_data: str | None = None) -> None:
     """The signature line and the verification block, together on one page."""
     if pdf.get_y() + CLOSING_HEIGHT > pdf.h - pdf.b_margin:
         pdf.add_page()
     signature_line(pdf, class_teacher_name)
-    verification_block(pdf, code, hint)
+    verification_block(pdf, code, hint, qr_data)

@@ -250,9 +250,11 @@ class DigestRun:
     pdfs: list[Path]  # written by this run
 
 
-def pdf_path(period: Period, scope: Scope, language: str) -> str:
-    """Relative to MEDIA_DIR: «digests/2026-W49/ru/digest-2026-W49-5А.pdf»."""
-    return f"{DIGESTS_DIR}/{period.key}/{language}/digest-{period.key}-{scope.slug}.pdf"
+def pdf_path(period: Period, scope: Scope, language: str, *, preview: bool = False) -> str:
+    """Relative to MEDIA_DIR: «digests/2026-W49/ru/digest-2026-W49-5А.pdf»; a dry run's preview goes to
+    «digests/2026-W49/preview/ru/…», so that it never replaces the file a digest was sent with."""
+    folder = f"{DIGESTS_DIR}/{period.key}/preview" if preview else f"{DIGESTS_DIR}/{period.key}"
+    return f"{folder}/{language}/digest-{period.key}-{scope.slug}.pdf"
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -319,7 +321,7 @@ async def run_digest(
                 ).all()
             )
         due = [recipient for recipient in everyone if recipient.account.id not in delivered]
-        prepared = await _prepare(session, settings, period, now, due, i18n)
+        prepared = await _prepare(session, settings, period, now, due, i18n, preview=dry_run)
     # Everything is built before anything is written, so the write transaction is short; and it is a
     # new one (SQLite can't turn a read snapshot that others have written past into a write).
     queued = 0
@@ -363,6 +365,8 @@ async def _prepare(
     now: datetime,
     due: list[Recipient],
     i18n: I18n,
+    *,
+    preview: bool,
 ) -> list[_Prepared]:
     """Each recipient's digest, message and PDF (written), in their language; one PDF per scope and
     language."""
@@ -379,7 +383,7 @@ async def _prepare(
         language = recipient.account.language
         if language not in i18n.available_locales:
             language = i18n.default_locale
-        relative = pdf_path(period, scope, language)
+        relative = pdf_path(period, scope, language, preview=preview)
         pdfs.setdefault(relative, (digest, language))
         with in_language(language, i18n):
             prepared.append(_Prepared(recipient, digest, relative, digest_text(digest)))

@@ -1,10 +1,11 @@
 """The weekly digest's content: what one scope's classes did in one week, as counts, lists and texts.
 
 Everything is restricted to the scope's classes (a child's current class): submissions new in the week,
-approved and rejected in it, still pending now (submitted before the week's end) with the oldest per
-class; approved results by category and level; notable results (regional and higher wins,
-`taxonomy.is_notable`) with the child's name; rewards and results requests recorded in the week; guardian
-coverage per class; people in the scope the bot can't reach. Reads only.
+approved and rejected in it, still pending now (submitted before the week's end, of students still at
+school: what /pending lists) with the oldest per class; approved results by category and level; notable
+results (regional and higher wins, `taxonomy.is_notable`) with the child's name; rewards and results
+requests recorded in the week; guardian coverage per class; people in the scope the bot can't reach.
+Reads only.
 """
 
 from __future__ import annotations
@@ -211,7 +212,8 @@ class WeekRecords:
     coverage: dict[int, ClassCoverage]  # class id -> its students and their guardians
     new: dict[int, int]  # class id -> submissions new in the week
     decided: list[tuple[Achievement, Student]]  # approved or rejected in the week, in decision order
-    pending: list[tuple[Achievement, Student]]  # still pending, submitted before the week's end, oldest first
+    # Still pending, submitted before the week's end, of students still at school (as /pending): oldest first.
+    pending: list[tuple[Achievement, Student]]
     rewards: list[tuple[Reward, Student]]
     requests: list[tuple[ResultsRequest, Student]]
     unreachable_guardians: list[tuple[Account, Student]]
@@ -251,6 +253,8 @@ async def load_week(
             in_classes,
             Achievement.status == AchievementStatus.PENDING,
             col(Achievement.created_at) < period.end(tz),
+            # A student who left is nobody's to review (access.may_review): not waiting, as in /pending.
+            Student.status == StudentStatus.ACTIVE,
         )
         .order_by(col(Achievement.created_at), col(Achievement.id))
     )
@@ -431,6 +435,15 @@ def achievements_text(count: int) -> str:
     return ngettext("{count} достижение", "{count} достижения", count).format(count=count)
 
 
+def coverage_text(linked: int, students: int) -> str:
+    """«Родители подключены у 2 из 21 ученика (10%).»: after «из» one, twenty-one… take «ученика»."""
+    return ngettext(
+        "Родители подключены у {linked} из {students} ученика ({percent}%).",
+        "Родители подключены у {linked} из {students} учеников ({percent}%).",
+        students,
+    ).format(linked=linked, students=students, percent=round(100 * linked / students) if students else 0)
+
+
 def digest_text(digest: Digest) -> str:
     """The short message (a document caption: at most 1024 characters) in the current language."""
     lines = [
@@ -458,13 +471,7 @@ def digest_text(digest: Digest) -> str:
         )
     )
     if digest.students:
-        lines.append(
-            _("Родители подключены у {linked} из {students} учеников ({percent}%).").format(
-                linked=digest.with_guardian,
-                students=digest.students,
-                percent=round(100 * digest.with_guardian / digest.students),
-            )
-        )
+        lines.append(coverage_text(digest.with_guardian, digest.students))
     if digest.unreachable:
         lines.append(_("Бот не может написать: {count}.").format(count=len(digest.unreachable)))
     lines += ["", _("Подробности — в PDF.")]

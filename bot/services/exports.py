@@ -22,9 +22,8 @@ from bot.i18n_text import _
 from bot.reports.spreadsheet import Column, ColumnType, Sheet, Value
 from bot.services import audit
 from bot.services.access import may_export_levels
-from bot.services.portfolio import academic_year
 from bot.services.principal import Principal
-from bot.services.results_requests import scope_label
+from bot.services.results_requests import period_label
 from bot.services.taxonomy import (
     AchievementLevel,
     AchievementResult,
@@ -34,7 +33,7 @@ from bot.services.taxonomy import (
     reward_kind_label,
 )
 from models import Account, Achievement, EvidenceFile, ResultsRequest, Reward, SchoolClass, Student
-from models.enums import AchievementStatus, AuditChannel, RequestScope, SchoolLevel, Source
+from models.enums import AchievementStatus, AuditChannel, SchoolLevel, Source
 
 
 class ExportKind(StrEnum):
@@ -326,10 +325,9 @@ def _labels(achievement: Achievement) -> tuple[str, str, str]:
 def _request_scope(request: ResultsRequest, tz: ZoneInfo) -> str:
     """«2025/26 учебный год» or «все годы», as the extract said."""
     try:
-        scope = RequestScope(request.scope)
+        return period_label(request.scope, request.created_at, tz)
     except ValueError:
         return request.scope
-    return scope_label(scope, academic_year(request.created_at.astimezone(tz).date()))
 
 
 def _local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:

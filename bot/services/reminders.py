@@ -28,7 +28,7 @@ from bot.services import outbox
 from bot.services.outbox import NotificationPayload
 from bot.services.submissions import reviewers_for
 from models import Account, Achievement, Notification, SchoolClass, StaffAssignment, Student
-from models.enums import AchievementStatus, SchoolLevel, StaffRole
+from models.enums import AchievementStatus, SchoolLevel, StaffRole, StudentStatus
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,10 @@ async def _overdue(session: AsyncSession, now: datetime) -> list[_Overdue]:
             .join(Student, col(Student.id) == col(Achievement.student_id))
             .join(SchoolClass, col(SchoolClass.id) == col(Student.class_id))
             .where(
-                Achievement.status == AchievementStatus.PENDING, Achievement.created_at < now - REMIND_AFTER
+                Achievement.status == AchievementStatus.PENDING,
+                Achievement.created_at < now - REMIND_AFTER,
+                # A student who left is nobody's to review (access.may_review): nothing to remind of.
+                Student.status == StudentStatus.ACTIVE,
             )
             .order_by(col(Achievement.created_at), col(Achievement.id))
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,7 +21,7 @@ from bot.services import audit, outbox
 from bot.services.numbering import next_number
 from bot.services.outbox import NotificationPayload
 from bot.services.portfolio import academic_year, academic_year_label, approved_entries, rewards_of
-from bot.services.verification import find_request, make_code
+from bot.services.verification import find_request, make_code, verification_link
 from models import Account, ResultsRequest, SchoolClass, StaffAssignment, Student
 from models.enums import AuditChannel, RequestScope, StaffRole
 
@@ -33,6 +33,7 @@ NOTIFICATION_KIND = "results_request"
 class IssuedExtract:
     request: ResultsRequest
     pdf: bytes
+    period_label: str  # «2026/27 учебный год» or «все годы», as printed on the extract
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,15 @@ def scope_label(scope: RequestScope, year: int | None = None) -> str:
     return _("все годы")
 
 
+def period_label(scope: RequestScope | str, issued_at: datetime, tz: tzinfo) -> str:
+    """What an extract covers, as printed on it: a current-year extract names the academic year it was
+    issued in («2025/26 учебный год»), which is no longer «the current year» when it is checked later."""
+    scope = RequestScope(scope)
+    if scope != RequestScope.CURRENT_YEAR:
+        return scope_label(scope)
+    return scope_label(scope, academic_year(issued_at.astimezone(tz).date()))
+
+
 async def _load(session: AsyncSession, student_id: int) -> tuple[Student, SchoolClass]:
     student = await session.get(Student, student_id)
     if student is None:
@@ -91,8 +101,11 @@ async def register_request(
     now: datetime,
     secret: str,
     school_name: str,
+    *,
+    bot_username: str | None = None,
 ) -> IssuedExtract:
-    """Register the request and issue its extract, in one transaction (committed here)."""
+    """Register the request and issue its extract, in one transaction (committed here). With the bot's
+    username the extract's QR code is the bot's verification link, which a phone's camera opens."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     number = await next_number(session, SERIES, now.year)  # the first write: see next_number
@@ -126,6 +139,7 @@ async def register_request(
         teacher_name,
         code,
         period_label=scope_label(scope, year),
+        qr_data=verification_link(bot_username, code) if bot_username else None,
     )
     request.extract_sha256 = hashlib.sha256(pdf).hexdigest()
     session.add(request)
@@ -162,7 +176,7 @@ async def register_request(
         )
     await session.commit()
     await session.refresh(request)
-    return IssuedExtract(request=request, pdf=pdf)
+    return IssuedExtract(request=request, pdf=pdf, period_label=scope_label(scope, year))
 
 
 async def verify(session: AsyncSession, secret: str, code: str) -> VerifiedExtract | None:

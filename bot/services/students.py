@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services import audit
-from models import Student
-from models.enums import AuditChannel, StudentStatus
+from models import GuardianLink, Student
+from models.enums import AuditChannel, GuardianLinkStatus, StudentStatus
 
 
 async def set_student_status(
@@ -46,3 +47,22 @@ async def set_student_status(
     )
     await session.commit()
     return student
+
+
+async def is_former_family(session: AsyncSession, account_id: int | None) -> bool:
+    """Whether this person is the student, or a confirmed guardian, of someone who left or graduated: they
+    are told why the portfolio and extracts are gone rather than that only families see them."""
+    if account_id is None:
+        return False
+    gone = col(Student.status).in_([StudentStatus.LEFT, StudentStatus.GRADUATED])
+    own = select(Student.id).where(Student.account_id == account_id, gone)
+    linked = (
+        select(Student.id)
+        .join(GuardianLink, col(GuardianLink.student_id) == col(Student.id))
+        .where(
+            GuardianLink.account_id == account_id,
+            GuardianLink.status == GuardianLinkStatus.CONFIRMED,
+            gone,
+        )
+    )
+    return (await session.exec(own.union(linked).limit(1))).first() is not None

@@ -3,7 +3,8 @@
 A code is base32(request id in 5 bytes + the first 10 bytes of HMAC-SHA256(secret, what was issued)),
 24 characters read in groups of four: «ABCD-EFGH-…». What is signed is the request as registered before
 the PDF is drawn — its id, number, student, time of issue, scope and how many achievements and rewards
-the extract lists — so the code can be printed on the extract it signs. A changed character, a code
+the extract lists — so the code can be printed on the extract it signs. The QR code beside it is a link to
+the bot (`verification_link`): a phone's camera opens Telegram, which sends «/start verify_CODE». A changed character, a code
 made with another secret, or a changed request row never verifies: the MAC is recomputed from the
 stored request and compared in constant time.
 """
@@ -27,7 +28,8 @@ ID_BYTES = 5
 MAC_BYTES = 10
 CODE_LENGTH = (ID_BYTES + MAC_BYTES) * 8 // 5  # 24 base32 characters, no padding
 GROUP = 4
-QR_PREFIX = "verify:"
+QR_PREFIX = "verify:"  # what the QR codes of earlier extracts hold: still accepted
+START_PREFIX = "verify_"  # a deep link's payload: «/start verify_CODE» (base32 and «_» are allowed there)
 _NOT_BASE32 = re.compile(r"[^A-Z2-7]")
 # Characters people type for the ones base32 lacks.
 _LOOKALIKES = str.maketrans({"0": "O", "1": "I"})
@@ -73,11 +75,26 @@ def make_code(secret: str | bytes, request: Signable) -> str:
 
 
 def normalize_code(text: str) -> str:
-    """What a person typed or a QR code held, as the bare 24 characters (may still be invalid)."""
+    """What a person typed or a QR code held (the link included), as the bare 24 characters (may still be
+    invalid)."""
     text = text.strip()
-    if text.lower().startswith(QR_PREFIX):
-        text = text[len(QR_PREFIX) :]
+    _link, found, payload = text.partition("start=")
+    if found:
+        text = payload
+    for prefix in (QR_PREFIX, START_PREFIX):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :]
     return _NOT_BASE32.sub("", text.upper().translate(_LOOKALIKES))
+
+
+def is_start_payload(payload: str) -> bool:
+    """Whether a /start payload is a verification link's rather than an invite code."""
+    return payload.lower().startswith(START_PREFIX)
+
+
+def verification_link(bot_username: str, code: str) -> str:
+    """«https://t.me/BOT?start=verify_CODE»: what the extract's QR code holds."""
+    return f"https://t.me/{bot_username}?start={START_PREFIX}{normalize_code(code)}"
 
 
 def parse_code(text: str) -> tuple[int, bytes] | None:
