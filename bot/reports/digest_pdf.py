@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from fpdf.enums import Align, XPos, YPos
+from fpdf.enums import Align
 
 from bot.i18n_text import _
 from bot.reports.extract import (
@@ -206,7 +206,7 @@ def _table(
 def _caption(pdf: Document, text: str) -> None:
     pdf.set_font(FONT_FAMILY, "", 8.5)
     pdf.set_text_color(*GREY)
-    pdf.multi_cell(0, 4.2, text, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.paragraph(4.2, text)
     pdf.set_text_color(0)
     pdf.set_font(FONT_FAMILY, "", 10)
     pdf.ln(2)

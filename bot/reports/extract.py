@@ -53,7 +53,7 @@ class ReportDocument(Document):
 def school_header(pdf: Document, school_name: str) -> None:
     """The school's name centred above a thin rule, as on the school's letterhead."""
     pdf.set_font(FONT_FAMILY, "B", 11)
-    pdf.multi_cell(0, 5.5, school_name, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.paragraph(5.5, school_name, align=Align.C)
     y = pdf.get_y() + 1.5
     pdf.set_draw_color(*RULE_GREY)
     pdf.set_line_width(0.3)
@@ -63,9 +63,9 @@ def school_header(pdf: Document, school_name: str) -> None:
 
 def title_block(pdf: Document, title: str, subtitle: str) -> None:
     pdf.set_font(FONT_FAMILY, "B", 14)
-    pdf.multi_cell(0, 7, title, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.paragraph(7, title, align=Align.C)
     pdf.set_font(FONT_FAMILY, "", 10.5)
-    pdf.multi_cell(0, 6, subtitle, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.paragraph(6, subtitle, align=Align.C)
     pdf.ln(5)
 
 
@@ -79,7 +79,7 @@ def fields_block(pdf: Document, fields: Sequence[tuple[str, str]]) -> None:
         pdf.cell(label_width, 6, name)
         pdf.set_text_color(0)
         pdf.set_font(FONT_FAMILY, "B", 10)
-        pdf.multi_cell(0, 6, value, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.paragraph(6, value)
     pdf.set_font(FONT_FAMILY, "", 10)
     pdf.ln(4)
 
@@ -93,7 +93,7 @@ def section_heading(pdf: Document, text: str) -> None:
 
 def note(pdf: Document, text: str) -> None:
     pdf.set_font(FONT_FAMILY, "I", 10)
-    pdf.multi_cell(0, 6, text, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.paragraph(6, text)
     pdf.set_font(FONT_FAMILY, "", 10)
     pdf.ln(2)
 

@@ -72,7 +72,18 @@ async def classes_in_scope(session: AsyncSession, principal: Principal) -> list[
     """The classes a staff member may view, in school order."""
     if not principal.is_staff:
         return []
-    classes = (await session.exec(select(SchoolClass).order_by(SchoolClass.grade, SchoolClass.letter))).all()
+    return visible_classes(principal, await all_classes(session))
+
+
+async def all_classes(session: AsyncSession) -> list[SchoolClass]:
+    """Every class, in school order."""
+    return list(
+        (await session.exec(select(SchoolClass).order_by(SchoolClass.grade, SchoolClass.letter))).all()
+    )
+
+
+def visible_classes(principal: Principal, classes: list[SchoolClass]) -> list[SchoolClass]:
+    """Those of `classes` the person may view (for many people at once: the classes are read once)."""
     return [c for c in classes if may_view_class(principal, c)]
 
 

@@ -3,7 +3,7 @@
 - **Period**: an ISO week («2026-W49»), Monday 00:00 to the next Monday 00:00 in the school's zone.
 - **Recipients and scopes**: every account holding an active administrator, deputy or class-teacher role
   gets ONE digest per period (the delivery row is unique per period and account) covering every class the
-  access policy lets them view (`access.classes_in_scope`): an administrator the whole school, a deputy
+  access policy lets them view (`access.visible_classes`): an administrator the whole school, a deputy
   their level(s), a class teacher their class(es); a deputy who also leads a class of another level gets
   both in one digest. Narrower scopes are merged into the widest rather than sent as several digests:
   the same children would otherwise be counted twice in a person's chat.
@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -38,11 +39,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import Settings
 from bot.i18n_text import _, in_language
 from bot.reports.digest_pdf import build_digest_pdf
+from bot.reports.pdf import read_fonts
 from bot.services import audit, outbox
-from bot.services.access import classes_in_scope
+from bot.services.access import all_classes, visible_classes
 from bot.services.digest_content import Digest, digest_of, digest_text, load_week
 from bot.services.outbox import NotificationPayload
-from bot.services.principal import load_principal
+from bot.services.principal import load_principals
 from models import Account, DigestDelivery, SchoolClass, StaffAssignment
 from models.db import SessionFactory
 from models.enums import AuditChannel, SchoolLevel, StaffRole
@@ -229,12 +231,13 @@ async def recipients(session: AsyncSession, as_of: datetime) -> list[Recipient]:
             .order_by(col(Account.id))
         )
     ).all()
+    classes = await all_classes(session)
+    principals = await load_principals(session, [account.id for account in accounts if account.id])
     found = []
     for account in accounts:
-        principal = await load_principal(session, account)
-        classes = await classes_in_scope(session, principal)
-        if classes:
-            scope = Scope(principal.is_admin, principal.deputy_levels, tuple(classes))
+        principal = principals[account.id]  # type: ignore[index]
+        if visible := visible_classes(principal, classes):
+            scope = Scope(principal.is_admin, principal.deputy_levels, tuple(visible))
             found.append(Recipient(account, scope))
     return found
 
@@ -398,15 +401,22 @@ async def _write_pdfs(settings: Settings, pdfs: dict[str, tuple[Digest, str]], i
         return
     loop = asyncio.get_running_loop()
     workers = min(len(pdfs), os.cpu_count() or 1)
-    with ProcessPoolExecutor(
-        workers, mp_context=_WORKER_START, initializer=_start_pdf_worker, initargs=(i18n,)
-    ) as pool:
-        built = await asyncio.gather(
-            *(
-                loop.run_in_executor(pool, _digest_pdf, settings.school_name, digest, language)
-                for digest, language in pdfs.values()
+    read_fonts()  # once, here: every worker inherits them
+    # Frozen, the objects the workers inherit are left alone by the workers' garbage collector, which
+    # would otherwise touch them all and make the system copy every page of this process into each.
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=_WORKER_START, initializer=_start_pdf_worker, initargs=(i18n,)
+        ) as pool:
+            built = await asyncio.gather(
+                *(
+                    loop.run_in_executor(pool, _digest_pdf, settings.school_name, digest, language)
+                    for digest, language in pdfs.values()
+                )
             )
-        )
+    finally:
+        gc.unfreeze()
     for relative, pdf in zip(pdfs, built, strict=True):
         _write_atomically(settings.media_dir / relative, pdf)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import Account, GuardianLink, StaffAssignment, Student
@@ -50,30 +51,56 @@ ANONYMOUS = Principal(account_id=None)
 async def load_principal(session: AsyncSession, account: Account | None) -> Principal:
     if account is None or account.id is None:
         return ANONYMOUS
+    return (await load_principals(session, [account.id]))[account.id]
+
+
+async def load_principals(session: AsyncSession, account_ids: Sequence[int]) -> dict[int, Principal]:
+    """What each of these accounts is to the school now, with three queries for all of them."""
     assignments = (
         await session.exec(
-            select(StaffAssignment).where(StaffAssignment.account_id == account.id, StaffAssignment.active)
+            select(StaffAssignment).where(
+                col(StaffAssignment.account_id).in_(account_ids), col(StaffAssignment.active).is_(True)
+            )
         )
     ).all()
     children = (
         await session.exec(
-            select(GuardianLink.student_id)
+            select(GuardianLink.account_id, GuardianLink.student_id)
             .join(Student, Student.id == GuardianLink.student_id)
             .where(
-                GuardianLink.account_id == account.id,
+                col(GuardianLink.account_id).in_(account_ids),
                 GuardianLink.status == GuardianLinkStatus.CONFIRMED,
                 Student.status == StudentStatus.ACTIVE,
             )
             .order_by(Student.surname, Student.name)
         )
     ).all()
-    own_student_id = (
+    own_students = (
         await session.exec(
-            select(Student.id).where(Student.account_id == account.id, Student.status == StudentStatus.ACTIVE)
+            select(Student.account_id, Student.id).where(
+                col(Student.account_id).in_(account_ids), Student.status == StudentStatus.ACTIVE
+            )
         )
-    ).first()
+    ).all()
+    own_student_of: dict[int | None, int | None] = {}
+    for account_id, student_id in own_students:
+        own_student_of.setdefault(account_id, student_id)
+    return {
+        account_id: _principal(
+            account_id,
+            [a for a in assignments if a.account_id == account_id],
+            tuple(student_id for guardian_id, student_id in children if guardian_id == account_id),
+            own_student_of.get(account_id),
+        )
+        for account_id in account_ids
+    }
+
+
+def _principal(
+    account_id: int, assignments: list[StaffAssignment], children: tuple[int, ...], own_student_id: int | None
+) -> Principal:
     return Principal(
-        account_id=account.id,
+        account_id=account_id,
         is_admin=any(a.role == StaffRole.ADMIN for a in assignments),
         deputy_levels=frozenset(
             SchoolLevel(a.level) for a in assignments if a.role == StaffRole.DEPUTY and a.level
@@ -83,5 +110,5 @@ async def load_principal(session: AsyncSession, account: Account | None) -> Prin
         ),
         is_teacher=any(a.role == StaffRole.TEACHER for a in assignments),
         own_student_id=own_student_id,
-        children=tuple(children),
+        children=children,
     )

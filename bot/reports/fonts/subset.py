@@ -48,7 +48,6 @@ def main(source: Path) -> None:
     options.drop_tables += ["GSUB", "GPOS", "GDEF", "MATH"]
     options.hinting = False
     options.name_IDs = ["*"]  # keep the names and the licence text in the font
-    options.glyph_names = True  # glyph names stored: fontTools need not make them up for every document
     options.notdef_outline = True
     for name in FILES:
         font = subset.load_font(str(source / name), options)
