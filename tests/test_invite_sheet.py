@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.__main__ import main
 from bot.reports.invite_sheet import QR_SIZE, _clipped_to, _fitting_size, build_invite_csv, build_invite_sheet
-from bot.reports.pdf import _FONT_FILES, Document, safe_text
+from bot.reports.pdf import _FONT_FILES, FONTS_DIR, Document, _parsed_font, safe_text
 from bot.services.invites import SheetEntry, deep_link, issue_class_sheet_invites
 from bot.services.roster import import_roster
 from models import SchoolClass
@@ -268,6 +268,9 @@ def test_fonts_read_once_per_process_draw_the_same_pages_as_fpdf_reading_them(
 ) -> None:
     cached = _sample_document()
     assert _sample_document() == cached  # a second document: nothing of the first left in the fonts
+    # What fpdf2 changes as it writes a document stays in that document (PDFs are built in threads too).
+    template = _parsed_font(FONTS_DIR / _FONT_FILES[("dejavu", "")])[0]
+    assert not hasattr(template.desc, "font_file2")
     monkeypatch.setattr(Document, "_add_bundled_font", FPDF.add_font)  # fpdf2 reads every font file itself
     own = _sample_document()
     cached_page, own_page = (PdfReader(io.BytesIO(data)).pages[0] for data in (cached, own))

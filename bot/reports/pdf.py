@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import unicodedata
 from collections.abc import Sequence, Set
@@ -111,6 +112,7 @@ class Document(FPDF):
         for name in TTFFont.__slots__:  # metrics, widths and the cmap: never changed by a document
             if hasattr(template, name):
                 setattr(font, name, getattr(template, name))
+        font.desc = copy.copy(template.desc)  # fpdf2 numbers it and adds the file to it as it writes
         font.i = len(self.fonts) + 1
         font.fontkey = family_key + style
         font.emphasis = TextEmphasis.coerce(style)
