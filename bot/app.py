@@ -12,7 +12,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
 from aiogram.utils.i18n import I18n
 
@@ -24,6 +23,7 @@ from bot.middlewares.context import ContextMiddleware
 from bot.middlewares.i18n import AccountI18nMiddleware
 from bot.replies import ExpiredQueryAnswers
 from bot.response_types import PinResponseModels
+from bot.storage import DatabaseStorage
 from models.db import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def create_dispatcher(
 ) -> Dispatcher:
     # Event isolation handles the updates of one chat one at a time, in the order they came (a lock per
     # chat, FIFO); different chats stay concurrent. With Redis the lock is shared by every instance.
-    isolation = storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
+    isolation = SimpleEventIsolation() if isinstance(storage, DatabaseStorage) else storage.create_isolation()
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation)
     dispatcher.update.outer_middleware(
         ContextMiddleware(session_factory, settings.default_locale, on_queued=background.sender.wake)

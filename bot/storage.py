@@ -13,7 +13,6 @@ from typing import Any
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
-from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
@@ -121,5 +120,8 @@ class DatabaseStorage(BaseStorage):
 def create_storage(settings: Settings, session_factory: SessionFactory) -> BaseStorage:
     """Redis when REDIS_URL is set (no connection is made until first use), else the database."""
     if settings.redis_url:
+        # Imported only here: the Redis client is several MiB that a school on SQLite never uses.
+        from aiogram.fsm.storage.redis import RedisStorage
+
         return RedisStorage.from_url(settings.redis_url, key_builder=default_key_builder())
     return DatabaseStorage(session_factory)
