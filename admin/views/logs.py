@@ -20,7 +20,8 @@ from admin.views.base import (
     not_found,
 )
 from admin.views.filters import AccountFilter, StudentFilter, ValueFilter
-from bot.services import audit
+from bot.services import access, audit
+from bot.services.access import Action
 from bot.services.digest import parse_period, scope_title_of_key
 from models import Account, AuditEvent, DigestDelivery
 from models.enums import AuditChannel
@@ -40,6 +41,7 @@ class AuditView(ScopedView, model=AuditEvent):
     name_plural = "Журнал доступа"
     icon = "fa-solid fa-clipboard-list"
     category = "Журналы"
+    requires = Action.VIEW_AUDIT_LOG
     page_size = 100
     moment_format = "%d.%m.%Y %H:%M:%S"
     # Children appear here by number only: a look at the log is no look at their data (and isn't logged
@@ -84,7 +86,7 @@ class AuditView(ScopedView, model=AuditEvent):
     ]
 
     def scope(self, stmt: Any, request: Request) -> Any:
-        return stmt  # administrators only (admin.auth.ADMIN_ONLY)
+        return stmt  # only those who may read the log open it (`requires`): all of it
 
     async def load_labels(self, request: Request) -> None:
         await super().load_labels(request)
@@ -94,7 +96,7 @@ class AuditView(ScopedView, model=AuditEvent):
 
 
 class DigestView(ScopedView, model=DigestDelivery):
-    """Weekly digests sent: administrators see all, a deputy the ones addressed to them."""
+    """Weekly digests sent, those the access policy lets the person see (`access.may_view_digest`)."""
 
     name = "Сводка"
     name_plural = "Еженедельные сводки"
@@ -119,10 +121,10 @@ class DigestView(ScopedView, model=DigestDelivery):
     column_formatters_detail = column_formatters
 
     def scope(self, stmt: Any, request: Request) -> Any:
-        principal = principal_of(request)
-        if principal.is_admin:
+        recipients = access.digest_recipients_in_scope(principal_of(request))
+        if recipients is None:
             return stmt
-        return stmt.where(col(DigestDelivery.account_id) == principal.account_id)
+        return stmt.where(col(DigestDelivery.account_id).in_(recipients))
 
     async def load_labels(self, request: Request) -> None:
         await super().load_labels(request)
