@@ -36,6 +36,7 @@ from admin.views.records import AchievementView, ResultsRequestView, RewardView
 from admin.views.roster import RosterPage
 from admin.views.school import ClassView, StudentView
 from admin.views.staff import StaffView
+from admin.views.verify import VerifyPage
 from bot.config import Settings
 from bot.i18n_text import _
 from bot.services import access
@@ -51,6 +52,7 @@ VIEWS = (
     AchievementView,
     RewardView,
     ResultsRequestView,
+    VerifyPage,
     ExportsPage,
     DigestView,
     AuditView,

@@ -205,6 +205,15 @@ CASES = [
         lambda _w, i: f"/admin/evidence/{i['evidence_10a']}",
         SOO_OBJECT,
     ),
+    # Any staff member may check an extract's code (as /verify in the bot): a made-up one here.
+    Case("GET", "/admin/verify", fixed("/admin/verify"), ALL_SIGNED),
+    Case(
+        "POST",
+        "/admin/verify",
+        fixed("/admin/verify"),
+        {**ALL_SIGNED, "anonymous": 403},
+        {"code": "ABCD-EFGH-IJKL-MNOP-QRST-UVWX"},
+    ),
     Case("GET", "/admin/exports", fixed("/admin/exports"), ALL_SIGNED),
     # CSV, so that the check below reads the rows: each deputy's file holds only their level's children.
     Case(
