@@ -20,9 +20,9 @@ from admin.views.base import (
     not_found,
 )
 from admin.views.filters import AccountFilter, StudentFilter, ValueFilter
-from bot.services import access, audit
+from bot.services import access
 from bot.services.access import Action
-from bot.services.digest import parse_period, scope_title_of_key
+from bot.services.digest import parse_period, record_downloaded, scope_title_of_key
 from models import Account, AuditEvent, DigestDelivery
 from models.enums import AuditChannel
 
@@ -137,21 +137,13 @@ class DigestView(ScopedView, model=DigestDelivery):
         """The digest's PDF, for whoever may see the digest; audited as an export."""
         principal = principal_of(request)
         ctx = ctx_of(request)
-        query = self.scope(
-            select(DigestDelivery).where(DigestDelivery.id == request.path_params["pk"]), request
-        )
         async with ctx.session_factory() as session:
-            delivery = (await session.exec(query)).first()
-            path = media_file(ctx.settings.media_dir, delivery.pdf_path if delivery else None)
-            if delivery is None or path is None:
+            delivery = await session.get(DigestDelivery, request.path_params["pk"])
+            if delivery is None or not access.may_view_digest(principal, delivery):
                 raise not_found()
-            await audit.record(
-                session,
-                action="digest_downloaded",
-                channel=AuditChannel.WEB,
-                actor_account_id=principal.account_id,
-                object_type="digest",
-                object_id=delivery.id,
-            )
-            await session.commit()
+            path = media_file(ctx.settings.media_dir, delivery.pdf_path)
+            if path is None:
+                raise not_found()
+            # The children named in it, as when it was sent, and the digest itself.
+            await record_downloaded(session, delivery, principal.account_id, AuditChannel.WEB)
         return FileResponse(path, media_type="application/pdf", filename=f"digest-{delivery.period}.pdf")
