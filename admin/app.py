@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from admin.audit import WebAuditBackend
 from admin.auth import LinkAuthentication, PolicyAuthorization
@@ -65,8 +65,10 @@ class SchoolAdmin(Admin):
     """SQLAdmin with our sign-in (a link from the bot) and the dashboard as its index page."""
 
     async def login(self, request: Request) -> Response:
-        if request.method != "GET":  # there is no password form to post
-            return PlainTextResponse("Method Not Allowed", status_code=405)
+        if request.method != "GET":  # there is no password form to post: our error page, as for any 405
+            response = await render(request, "sqladmin/error.html", {"status_code": 405}, status_code=405)
+            response.headers["allow"] = "GET"
+            return response
         return await sign_in(request)
 
     async def logout(self, request: Request) -> Response:
