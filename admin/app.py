@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from admin.audit import WebAuditBackend
 from admin.auth import LinkAuthentication, PolicyAuthorization
@@ -36,6 +36,7 @@ from admin.views.records import AchievementView, ResultsRequestView, RewardView
 from admin.views.roster import RosterPage
 from admin.views.school import ClassView, StudentView
 from admin.views.staff import StaffView
+from admin.views.verify import VerifyPage
 from bot.config import Settings
 from bot.i18n_text import _
 from bot.services import access
@@ -51,6 +52,7 @@ VIEWS = (
     AchievementView,
     RewardView,
     ResultsRequestView,
+    VerifyPage,
     ExportsPage,
     DigestView,
     AuditView,
@@ -63,8 +65,10 @@ class SchoolAdmin(Admin):
     """SQLAdmin with our sign-in (a link from the bot) and the dashboard as its index page."""
 
     async def login(self, request: Request) -> Response:
-        if request.method != "GET":  # there is no password form to post
-            return PlainTextResponse("Method Not Allowed", status_code=405)
+        if request.method != "GET":  # there is no password form to post: our error page, as for any 405
+            response = await render(request, "sqladmin/error.html", {"status_code": 405}, status_code=405)
+            response.headers["allow"] = "GET"
+            return response
         return await sign_in(request)
 
     async def logout(self, request: Request) -> Response:

@@ -1,14 +1,17 @@
 """Who is signed in (SQLAdmin's authentication backend) and what they may open (its authorization backend).
 
-Both answer from the bot's access policy (`bot/services/access.py`): the admin is for administrators
-and deputies; administrators see every class, deputies the classes the policy gives them (their level).
-Row-level scoping is done by the views' queries with `class_ids_of(request)`.
+Both only ask the bot's access policy (`bot/services/access.py`): the admin is for administrators and
+deputies (`may_use_admin`); each view names the policy's `Action` that opening it is (`requires`) and that
+editing its rows through SQLAdmin's form is (`edit_requires`, None: nobody edits), and
+`access.may_do_in_admin` answers. Row-level scoping is done by the views' queries with
+`class_ids_of(request)` (`access.class_ids_in_scope`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqladmin.application import BaseAdmin
 from sqladmin.authentication import AuthenticationBackend
 from sqladmin.authorization import Action as AdminAction
 from sqladmin.authorization import AuthorizationBackend
@@ -22,23 +25,19 @@ from bot.services import access, admin_auth
 from bot.services.principal import Principal, load_principal
 from models import Account
 
-# Views only administrators open (regulation: roster, staff, invites and the access register).
-ADMIN_ONLY = frozenset({"staff-assignment", "roster", "invites", "audit-event"})
-# Views whose rows administrators may edit through SQLAdmin's own form.
-EDITABLE = frozenset({"student"})
 
-
-def may_open(principal: Principal, identity: str, action: str) -> bool:
-    """The admin's permission table, in terms of the access policy."""
-    if not access.may_use_admin(principal):
-        return False
-    if identity in ADMIN_ONLY and not access.may_manage_roster(principal):
-        return False
+def may_open(principal: Principal, view: object, action: str) -> bool:
+    """SQLAdmin's `action` on `view`, as the access policy's action the view names: looking (a list, a
+    record, a custom page) is its `requires`, SQLAdmin's edit form its `edit_requires`; creating,
+    deleting, importing and exporting through SQLAdmin's own forms is nobody's. A view that names no
+    action is nobody's to open."""
     if action in (AdminAction.LIST, AdminAction.DETAILS):
-        return True
-    if action == AdminAction.EDIT:
-        return identity in EDITABLE and access.may_manage_roster(principal)
-    return False
+        needed = getattr(view, "requires", None)
+    elif action == AdminAction.EDIT:
+        needed = getattr(view, "edit_requires", None)
+    else:
+        needed = None
+    return needed is not None and access.may_do_in_admin(principal, needed)
 
 
 class LinkAuthentication(AuthenticationBackend):
@@ -70,10 +69,10 @@ class LinkAuthentication(AuthenticationBackend):
             principal = await load_principal(session, account)
             if not access.may_use_admin(principal):
                 return await not_for_you(request)
-            classes = await access.classes_in_scope(session, principal)
+            class_ids = await access.class_ids_in_scope(session, principal)
         request.state.principal = principal
         request.state.account_name = account.name if account else ""
-        request.state.class_ids = None if principal.is_admin else frozenset(c.id for c in classes if c.id)
+        request.state.class_ids = class_ids
         return True
 
     async def get_user_id(self, request: Request) -> Any:
@@ -81,5 +80,21 @@ class LinkAuthentication(AuthenticationBackend):
 
 
 class PolicyAuthorization(AuthorizationBackend):
+    """Finds the view SQLAdmin asks about by its identity and asks `may_open`; an unknown one is refused."""
+
+    def __init__(self) -> None:
+        self._admin: BaseAdmin | None = None
+        self._views: dict[str, object] = {}
+
+    def setup(self, admin: BaseAdmin) -> None:
+        self._admin = admin
+
+    def _view(self, identity: str) -> object | None:
+        views = self._admin.views if self._admin is not None else []
+        if len(self._views) != len(views):  # views are added after setup, before the first request
+            self._views = {view.identity: view for view in views}
+        return self._views.get(identity)
+
     def has_permission(self, request: Request, identity: str, action: str, obj: Any | None = None) -> bool:
-        return may_open(principal_of(request), identity, action)
+        view = self._view(identity)
+        return view is not None and may_open(principal_of(request), view, action)

@@ -30,7 +30,9 @@ def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
 
 
 class EmbeddedServer(uvicorn.Server):
-    """uvicorn inside the bot's event loop: the bot owns the signals and says when to stop."""
+    """uvicorn in an event loop whose owner handles the signals and says when to stop (`should_exit`): the
+    bot's (`serving`), or `python -m admin`'s. uvicorn's own handlers would re-raise the signal once it has
+    shut down, ending the process before its owner closed anything."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)

@@ -321,36 +321,13 @@ async def _check(
     settings: Settings,
 ) -> None:
     await state.clear()
-    found = await results_requests.verify(session, settings.secret_key, code)
-    await audit.record(
+    found = await results_requests.check_extract_code(
         session,
-        action="extract_verified",
-        channel=AuditChannel.BOT,
+        settings.secret_key,
+        code,
         actor_account_id=principal.account_id,
+        channel=AuditChannel.BOT,
         actor_telegram_id=message.from_user.id if message.from_user else None,
-        student_id=found.request.student_id if found else None,
-        object_type="results_request" if found else None,
-        object_id=found.request.id if found else None,
-        allowed=True,
-        details=None if found else "unknown code",
     )
-    await session.commit()
-    if found is None:
-        await message.answer(_("❌ Код не найден или изменён."), reply_markup=main_menu(principal))
-        return
-    issued = found.issued_at.astimezone(settings.tz)
-    text = _(
-        "✅ Выписка № {number} выдана {date} в {time} по запросу {requester}, ученик {student} "
-        "(сейчас в классе {class_label}), период: {period}, достижений {achievements}, поощрений {rewards}."
-    ).format(
-        number=found.number,
-        date=issued.strftime("%d.%m.%Y"),
-        time=issued.strftime("%H:%M"),
-        requester=html.quote(found.requester_name),
-        student=html.quote(found.student_name),
-        class_label=found.class_label,
-        period=results_requests.period_label(found.scope, found.issued_at, settings.tz),
-        achievements=found.achievements_count,
-        rewards=found.rewards_count,
-    )
-    await message.answer(text, reply_markup=main_menu(principal))
+    answer = results_requests.verification_answer(found, settings.tz)
+    await message.answer(html.quote(answer), reply_markup=main_menu(principal))

@@ -22,10 +22,10 @@ import pytest
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.access import Action, is_allowed
+from bot.services.access import Action, digest_recipients_in_scope, is_allowed, may_view_digest
 from bot.services.principal import ANONYMOUS, Principal, load_principal
 from bot.services.taxonomy import AchievementLevel, AchievementResult, Category
-from models import Account, Achievement, GuardianLink, SchoolClass, Student
+from models import Account, Achievement, DigestDelivery, GuardianLink, SchoolClass, Student
 from models.db import SessionFactory
 from models.enums import AchievementStatus, GuardianLinkStatus, SchoolLevel, Source, StaffRole, StudentStatus
 from tests.factories import assign, make_account, make_class, make_school, make_student
@@ -46,6 +46,7 @@ nobody                      withdraw_consent   no   no       no
 nobody                      verify             no   no       no
 nobody                      export             no   no       no
 nobody                      manage_roster      no   no       no
+nobody                      view_audit_log     no   no       no
 nobody                      use_admin          no   no       no
 
 student_a                   view_class         no   no       no
@@ -60,6 +61,7 @@ student_a                   withdraw_consent   yes  no       no
 student_a                   verify             no   no       no
 student_a                   export             no   no       no
 student_a                   manage_roster      no   no       no
+student_a                   view_audit_log     no   no       no
 student_a                   use_admin          no   no       no
 
 guardian_of_a               view_class         no   no       no
@@ -74,6 +76,7 @@ guardian_of_a               withdraw_consent   yes  yes      no
 guardian_of_a               verify             no   no       no
 guardian_of_a               export             no   no       no
 guardian_of_a               manage_roster      no   no       no
+guardian_of_a               view_audit_log     no   no       no
 guardian_of_a               use_admin          no   no       no
 
 guardian_of_b               view_class         no   no       no
@@ -88,6 +91,7 @@ guardian_of_b               withdraw_consent   no   no       yes
 guardian_of_b               verify             no   no       no
 guardian_of_b               export             no   no       no
 guardian_of_b               manage_roster      no   no       no
+guardian_of_b               view_audit_log     no   no       no
 guardian_of_b               use_admin          no   no       no
 
 class_teacher_of_a          view_class         yes  no       no
@@ -102,6 +106,7 @@ class_teacher_of_a          withdraw_consent   no   no       no
 class_teacher_of_a          verify             yes  yes      yes
 class_teacher_of_a          export             no   no       no
 class_teacher_of_a          manage_roster      no   no       no
+class_teacher_of_a          view_audit_log     no   no       no
 class_teacher_of_a          use_admin          no   no       no
 
 class_teacher_of_other      view_class         no   no       yes
@@ -116,6 +121,7 @@ class_teacher_of_other      withdraw_consent   no   no       no
 class_teacher_of_other      verify             yes  yes      yes
 class_teacher_of_other      export             no   no       no
 class_teacher_of_other      manage_roster      no   no       no
+class_teacher_of_other      view_audit_log     no   no       no
 class_teacher_of_other      use_admin          no   no       no
 
 deputy_of_a_level           view_class         yes  yes      no
@@ -130,6 +136,7 @@ deputy_of_a_level           withdraw_consent   no   no       no
 deputy_of_a_level           verify             yes  yes      yes
 deputy_of_a_level           export             yes  yes      no
 deputy_of_a_level           manage_roster      no   no       no
+deputy_of_a_level           view_audit_log     no   no       no
 deputy_of_a_level           use_admin          yes  yes      yes
 
 deputy_of_other_level       view_class         no   no       yes
@@ -144,6 +151,7 @@ deputy_of_other_level       withdraw_consent   no   no       no
 deputy_of_other_level       verify             yes  yes      yes
 deputy_of_other_level       export             no   no       yes
 deputy_of_other_level       manage_roster      no   no       no
+deputy_of_other_level       view_audit_log     no   no       no
 deputy_of_other_level       use_admin          yes  yes      yes
 
 teacher                     view_class         no   no       no
@@ -158,6 +166,7 @@ teacher                     withdraw_consent   no   no       no
 teacher                     verify             yes  yes      yes
 teacher                     export             no   no       no
 teacher                     manage_roster      no   no       no
+teacher                     view_audit_log     no   no       no
 teacher                     use_admin          no   no       no
 
 admin                       view_class         yes  yes      yes
@@ -172,6 +181,7 @@ admin                       withdraw_consent   no   no       no
 admin                       verify             yes  yes      yes
 admin                       export             yes  yes      yes
 admin                       manage_roster      yes  yes      yes
+admin                       view_audit_log     yes  yes      yes
 admin                       use_admin          yes  yes      yes
 """
 
@@ -190,6 +200,23 @@ teacher                     yes               no            no             no
 admin                       yes               yes           yes            yes
 """
 EVIDENCE_CASES = ("pending_by_coach", "pending_by_a", "approved_by_a", "rejected_by_a")
+
+# A weekly digest as it was sent (`may_view_digest`, the admin's «Еженедельные сводки»): one addressed to
+# the person, one addressed to someone else (of the other roles).
+# role                      to_them  to_another
+DIGESTS_TABLE = """
+nobody                      yes      no
+student_a                   yes      no
+guardian_of_a               yes      no
+guardian_of_b               yes      no
+class_teacher_of_a          yes      no
+class_teacher_of_other      yes      no
+deputy_of_a_level           yes      no
+deputy_of_other_level       yes      no
+teacher                     yes      no
+admin                       yes      yes
+"""
+DIGEST_CASES = ("to_them", "to_another")
 
 ROLES = (
     "nobody",
@@ -211,6 +238,7 @@ NOT_ABOUT_ONE_STUDENT = {
     Action.VERIFY,
     Action.EXPORT,
     Action.MANAGE_ROSTER,
+    Action.VIEW_AUDIT_LOG,
     Action.USE_ADMIN,
 }
 
@@ -237,6 +265,7 @@ def parse_table(
 
 EXPECTED = parse_table(EXPECTED_TABLE, OBJECTS, keyed_by_action=True)
 EVIDENCE_BY_STATUS = parse_table(EVIDENCE_BY_STATUS_TABLE, EVIDENCE_CASES, keyed_by_action=False)
+DIGESTS = parse_table(DIGESTS_TABLE, DIGEST_CASES, keyed_by_action=False)
 
 
 def achievement(student: Student, submitter: Account, status: AchievementStatus) -> Achievement:
@@ -351,6 +380,7 @@ def test_the_table_has_one_row_per_role_and_action() -> None:
     assert not missing, f"add these rows to EXPECTED_TABLE: {missing}"
     assert not extra, f"rows for unknown roles in EXPECTED_TABLE: {extra}"
     assert set(EVIDENCE_BY_STATUS) == {(role,) for role in ROLES}
+    assert set(DIGESTS) == {(role,) for role in ROLES}
 
 
 async def test_every_role_action_and_object_as_expected(
@@ -387,6 +417,28 @@ async def test_evidence_by_status_and_submitter(session_factory: SessionFactory,
     assert not wrong, "\n".join(wrong)
 
 
+async def test_each_role_sees_the_digests_sent_to_them_and_administrators_all(
+    session_factory: SessionFactory, world: World
+) -> None:
+    async with session_factory() as session:
+        loaded = await principals(session, world)
+    wrong = []
+    for (role,), row in DIGESTS.items():
+        mine = world.accounts[role].id
+        another = next(a.id for r, a in world.accounts.items() if r != role)
+        principal = loaded[role]
+        scope = digest_recipients_in_scope(principal)
+        for case, recipient in (("to_them", mine), ("to_another", another)):
+            delivery = DigestDelivery(period="2026-W48", account_id=recipient, scope="school")
+            # The list's query (`digest_recipients_in_scope`) and the single digest agree.
+            in_list = scope is None or recipient in scope
+            if (may_view_digest(principal, delivery), in_list) != (row[case], row[case]):
+                wrong.append(f"{role} digest {case}: expected {'yes' if row[case] else 'no'}")
+    assert not wrong, "\n".join(wrong)
+    nobodys = DigestDelivery(period="2026-W48", account_id=world.accounts["admin"].id, scope="school")
+    assert not may_view_digest(ANONYMOUS, nobodys) and digest_recipients_in_scope(ANONYMOUS) == frozenset()
+
+
 async def test_an_achievement_of_another_student_is_never_evidence_of_this_one(
     session_factory: SessionFactory, world: World
 ) -> None:
@@ -412,7 +464,13 @@ async def test_the_anonymous_and_missing_objects_are_refused(
         admin = await load_principal(session, world.accounts["admin"])
     # Without its object, an action about a class or a student is refused even to the admin.
     without_object = [action for action in Action if is_allowed(admin, action)]
-    assert without_object == [Action.VERIFY, Action.EXPORT, Action.MANAGE_ROSTER, Action.USE_ADMIN]
+    assert without_object == [
+        Action.VERIFY,
+        Action.EXPORT,
+        Action.MANAGE_ROSTER,
+        Action.VIEW_AUDIT_LOG,
+        Action.USE_ADMIN,
+    ]
 
 
 @pytest.mark.parametrize("status", [StudentStatus.LEFT, StudentStatus.GRADUATED])

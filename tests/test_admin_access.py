@@ -205,6 +205,15 @@ CASES = [
         lambda _w, i: f"/admin/evidence/{i['evidence_10a']}",
         SOO_OBJECT,
     ),
+    # Any staff member may check an extract's code (as /verify in the bot): a made-up one here.
+    Case("GET", "/admin/verify", fixed("/admin/verify"), ALL_SIGNED),
+    Case(
+        "POST",
+        "/admin/verify",
+        fixed("/admin/verify"),
+        {**ALL_SIGNED, "anonymous": 403},
+        {"code": "ABCD-EFGH-IJKL-MNOP-QRST-UVWX"},
+    ),
     Case("GET", "/admin/exports", fixed("/admin/exports"), ALL_SIGNED),
     # CSV, so that the check below reads the rows: each deputy's file holds only their level's children.
     Case(
@@ -330,3 +339,30 @@ async def test_each_role_gets_what_the_policy_allows_and_no_other_levels_childre
                 if leaked:
                     mismatches.append((case.method, case.url(world, ids), role, "shows", leaked))
     assert mismatches == [], "\n".join(map(str, mismatches))
+
+
+def test_every_view_names_the_policys_action_and_one_that_names_none_is_nobodys() -> None:
+    """Which views are administrators' only is the access policy's answer for the action each view names
+    (`requires`, `edit_requires`), not a table of the admin's own."""
+    from sqladmin.authorization import Action as AdminAction
+
+    from admin.app import VIEWS
+    from admin.auth import may_open
+    from bot.services.access import Action
+    from bot.services.principal import Principal
+
+    named = {view.__name__: (view.requires, getattr(view, "edit_requires", None)) for view in VIEWS}
+    assert all(isinstance(requires, Action) for requires, _edit in named.values()), named
+    assert named["AuditView"][0] == Action.VIEW_AUDIT_LOG
+    assert {name for name, (requires, _e) in named.items() if requires == Action.MANAGE_ROSTER} == {
+        "StaffView",
+        "RosterPage",
+        "InvitesPage",
+    }
+    assert {name for name, (_r, edit) in named.items() if edit is not None} == {"StudentView"}
+
+    administrator = Principal(account_id=1, is_admin=True)
+    unnamed = type("Unnamed", (), {"identity": "unnamed"})
+    assert not may_open(administrator, unnamed, AdminAction.LIST)
+    assert may_open(administrator, VIEWS[0], AdminAction.LIST)
+    assert not may_open(administrator, VIEWS[0], AdminAction.DELETE)

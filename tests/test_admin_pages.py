@@ -344,3 +344,21 @@ async def test_sqladmins_own_pages_and_errors_speak_russian(
         assert "На главную" in response.text, path
     details = (await client.get(f"/admin/student/details/{world.school.students_5a[0].id}")).text
     assert f"№ {world.school.students_5a[0].id}</h3>" in details and "Id:" not in details
+
+
+async def test_posting_to_the_sign_in_page_or_opening_a_form_address_gets_the_russian_error_page(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    school = await make_school(session_factory)
+    client = admin_client(admin_settings(tmp_path, database_url), engine)
+    csrf = await sign_in(client, session_factory, school.admin)
+
+    for method, path in (("POST", "/admin/login"), ("GET", "/admin/exports/download")):
+        data = {"csrf_token": csrf} if method == "POST" else None
+        response = await client.request(method, path, data=data)
+        assert response.status_code == 405, path
+        assert "Эту страницу так не открыть" in response.text and "На главную" in response.text, path
+        assert "Method Not Allowed" not in response.text, path
+        assert response.header("content-type").startswith("text/html"), path
+    login = await client.post("/admin/login", data={"csrf_token": csrf})
+    assert login.header("allow") == "GET"

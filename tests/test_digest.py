@@ -19,6 +19,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.utils.i18n import I18n
 from pypdf import PdfReader
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from bot.__main__ import main
@@ -717,3 +718,65 @@ async def test_a_dry_run_after_the_digest_went_out_leaves_the_sent_pdfs_as_they_
     assert len(preview.pdfs) == 4 and not set(preview.pdfs) & set(sent.values())
     assert all(path.is_file() for path in preview.pdfs)
     assert "Подано за неделю: 1" in pdf_text(next(p for p in preview.pdfs if p.name.endswith("-5А.pdf")))
+
+
+async def test_opening_a_sent_digests_pdf_in_the_admin_is_on_the_register_of_each_child_it_names(
+    session_factory: SessionFactory, engine: AsyncEngine, tmp_path: Path, i18n: I18n
+) -> None:
+    from tests.admin_support import PUBLIC_URL, admin_client, sign_in
+
+    school = await make_school(session_factory)
+    await week_of_activity(session_factory, school)
+    settings = settings_for(tmp_path).model_copy(update={"admin_public_url": PUBLIC_URL})
+    await run_digest(session_factory, settings, W49, DUE, i18n=i18n)
+    async with session_factory() as session:
+        # Another week's digest of the same class teacher named a child of 5Б: not this PDF's.
+        session.add(
+            AuditEvent(
+                action="digest_sent",
+                channel="system",
+                actor_account_id=school.teacher_5a.id,
+                student_id=school.students_5b[0].id,
+                object_type="digest",
+                object_id="2026-W48",
+            )
+        )
+        await session.commit()
+    rows = {row.account_id: row for row in await deliveries(session_factory)}
+
+    async def downloaded(reader: Account, delivery: DigestDelivery) -> list[int | None]:
+        client = admin_client(settings, engine)
+        await sign_in(client, session_factory, reader)
+        response = await client.get(f"/admin/digest-delivery/{delivery.id}/pdf")
+        assert response.status_code == 200 and response.content.startswith(b"%PDF")
+        async with session_factory() as session:
+            found = (
+                await session.exec(
+                    select(AuditEvent).where(
+                        AuditEvent.action == "digest_downloaded", AuditEvent.actor_account_id == reader.id
+                    )
+                )
+            ).all()
+        assert {(e.channel, e.object_type, e.object_id) for e in found} == {
+            ("web", "digest", str(delivery.id))
+        }
+        return sorted(found_row.student_id or 0 for found_row in found)
+
+    async def named(recipient: Account) -> list[int]:
+        async with session_factory() as session:
+            sent = await session.exec(
+                select(AuditEvent.student_id).where(
+                    AuditEvent.action == "digest_sent",
+                    AuditEvent.object_id == W49.key,
+                    AuditEvent.actor_account_id == recipient.id,
+                )
+            )
+            return sorted(s for s in sent.all() if s is not None)
+
+    # The administrator opens 5А's class teacher's digest: 5А's children, one row each, and the digest.
+    teachers = await downloaded(school.admin, rows[school.teacher_5a.id])
+    assert teachers == [0, *sorted(s.id for s in school.students_5a)]
+    # The deputy opens their own (the level: both classes).
+    deputys = await downloaded(school.deputy, rows[school.deputy.id])
+    assert deputys == [0, *await named(school.deputy)]
+    assert set(await named(school.deputy)) >= {s.id for s in [*school.students_5a, *school.students_5b]}

@@ -175,6 +175,7 @@ CHECKS: dict[Action, tuple[str, ...]] = {
     Action.VERIFY: ("may_verify_extract",),
     Action.EXPORT: ("may_export", "may_export_class", "levels_in_scope"),
     Action.MANAGE_ROSTER: ("may_manage_roster",),
+    Action.VIEW_AUDIT_LOG: ("may_view_audit_log",),
     Action.USE_ADMIN: ("may_use_admin",),
 }
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from admin.context import LIST_TZ, class_ids_of, ctx_of, principal_of
 from bot.i18n_text import _
 from bot.services import audit
+from bot.services.access import Action
 from bot.services.taxonomy import label
 from models import SchoolClass, Student
 from models.enums import AuditChannel, SchoolLevel, StaffRole, StudentStatus
@@ -116,8 +117,12 @@ class ScopedView(ModelView):
 
     `scope` adds that limit to a statement; each view says how its rows reach a class: `class_column`
     holds a class id, or `student_column` a student id (the student's current class counts).
+    What opening the view and editing its rows are in the access policy's terms: `requires` and
+    `edit_requires` (None: not editable), asked by `admin.auth`.
     """
 
+    requires: ClassVar[Action] = Action.USE_ADMIN
+    edit_requires: ClassVar[Action | None] = None
     can_create = False
     can_edit = False
     can_delete = False

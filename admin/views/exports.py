@@ -15,6 +15,7 @@ from admin.views.base import LEVEL_LABELS, render
 from bot.i18n_text import _
 from bot.reports.spreadsheet import to_csv, to_xlsx
 from bot.services import access
+from bot.services.access import Action
 from bot.services.exports import ExportDenied, ExportKind, Period, export_sheet
 from bot.services.portfolio import academic_year, academic_year_bounds
 from models.enums import AuditChannel
@@ -36,6 +37,7 @@ class ExportsPage(BaseView):
     icon = "fa-solid fa-file-excel"
     category = "Учёт"
     identity = "exports"
+    requires = Action.EXPORT
 
     @expose("/exports", methods=["GET"], identity="exports")
     async def page(self, request: Request) -> Response:

@@ -14,6 +14,7 @@ from admin.context import ctx_of, principal_of
 from admin.views.base import LEVEL_LABELS, ROLE_LABELS, not_found, render
 from bot.i18n_text import _
 from bot.reports.invite_sheet import build_invite_sheet
+from bot.services.access import Action
 from bot.services.invites import (
     MAX_GUARDIAN_CODES_PER_STUDENT,
     InviteError,
@@ -31,6 +32,7 @@ class InvitesPage(BaseView):
     icon = "fa-solid fa-qrcode"
     category = "Школа"
     identity = "invites"
+    requires = Action.MANAGE_ROSTER
 
     @expose("/invites", methods=["GET"], identity="invites")
     async def page(self, request: Request) -> Response:

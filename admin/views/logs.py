@@ -20,8 +20,9 @@ from admin.views.base import (
     not_found,
 )
 from admin.views.filters import AccountFilter, StudentFilter, ValueFilter
-from bot.services import audit
-from bot.services.digest import parse_period, scope_title_of_key
+from bot.services import access
+from bot.services.access import Action
+from bot.services.digest import parse_period, record_downloaded, scope_title_of_key
 from models import Account, AuditEvent, DigestDelivery
 from models.enums import AuditChannel
 
@@ -40,6 +41,7 @@ class AuditView(ScopedView, model=AuditEvent):
     name_plural = "Журнал доступа"
     icon = "fa-solid fa-clipboard-list"
     category = "Журналы"
+    requires = Action.VIEW_AUDIT_LOG
     page_size = 100
     moment_format = "%d.%m.%Y %H:%M:%S"
     # Children appear here by number only: a look at the log is no look at their data (and isn't logged
@@ -84,7 +86,7 @@ class AuditView(ScopedView, model=AuditEvent):
     ]
 
     def scope(self, stmt: Any, request: Request) -> Any:
-        return stmt  # administrators only (admin.auth.ADMIN_ONLY)
+        return stmt  # only those who may read the log open it (`requires`): all of it
 
     async def load_labels(self, request: Request) -> None:
         await super().load_labels(request)
@@ -94,7 +96,7 @@ class AuditView(ScopedView, model=AuditEvent):
 
 
 class DigestView(ScopedView, model=DigestDelivery):
-    """Weekly digests sent: administrators see all, a deputy the ones addressed to them."""
+    """Weekly digests sent, those the access policy lets the person see (`access.may_view_digest`)."""
 
     name = "Сводка"
     name_plural = "Еженедельные сводки"
@@ -119,10 +121,10 @@ class DigestView(ScopedView, model=DigestDelivery):
     column_formatters_detail = column_formatters
 
     def scope(self, stmt: Any, request: Request) -> Any:
-        principal = principal_of(request)
-        if principal.is_admin:
+        recipients = access.digest_recipients_in_scope(principal_of(request))
+        if recipients is None:
             return stmt
-        return stmt.where(col(DigestDelivery.account_id) == principal.account_id)
+        return stmt.where(col(DigestDelivery.account_id).in_(recipients))
 
     async def load_labels(self, request: Request) -> None:
         await super().load_labels(request)
@@ -135,21 +137,13 @@ class DigestView(ScopedView, model=DigestDelivery):
         """The digest's PDF, for whoever may see the digest; audited as an export."""
         principal = principal_of(request)
         ctx = ctx_of(request)
-        query = self.scope(
-            select(DigestDelivery).where(DigestDelivery.id == request.path_params["pk"]), request
-        )
         async with ctx.session_factory() as session:
-            delivery = (await session.exec(query)).first()
-            path = media_file(ctx.settings.media_dir, delivery.pdf_path if delivery else None)
-            if delivery is None or path is None:
+            delivery = await session.get(DigestDelivery, request.path_params["pk"])
+            if delivery is None or not access.may_view_digest(principal, delivery):
                 raise not_found()
-            await audit.record(
-                session,
-                action="digest_downloaded",
-                channel=AuditChannel.WEB,
-                actor_account_id=principal.account_id,
-                object_type="digest",
-                object_id=delivery.id,
-            )
-            await session.commit()
+            path = media_file(ctx.settings.media_dir, delivery.pdf_path)
+            if path is None:
+                raise not_found()
+            # The children named in it, as when it was sent, and the digest itself.
+            await record_downloaded(session, delivery, principal.account_id, AuditChannel.WEB)
         return FileResponse(path, media_type="application/pdf", filename=f"digest-{delivery.period}.pdf")

@@ -24,6 +24,7 @@ from admin.context import AdminContext, class_ids_of, ctx_of, principal_of
 from admin.views.base import enum_label, media_file, not_found, render
 from bot.i18n_text import _
 from bot.services import access, audit, submissions
+from bot.services.access import Action
 from bot.services.outbox import QUEUED_FLAG
 from bot.services.submissions import Decision, InvalidInput
 from bot.services.taxonomy import AchievementLevel, AchievementResult, Category, RejectReason, label
@@ -162,6 +163,7 @@ class ModerationPage(BaseView):
     name = "Очередь проверки"
     icon = "fa-solid fa-inbox"
     identity = "moderation"
+    requires = Action.USE_ADMIN
 
     @expose("/moderation", methods=["GET"], identity="moderation")
     async def queue(self, request: Request) -> Response:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from admin.context import ctx_of, principal_of
 from admin.views.base import render
 from bot.i18n_text import _
+from bot.services.access import Action
 from bot.services.roster import RosterFormatError, import_roster, parse_roster
 from models.enums import AuditChannel
 
@@ -24,6 +25,7 @@ class RosterPage(BaseView):
     icon = "fa-solid fa-file-import"
     category = "Школа"
     identity = "roster"
+    requires = Action.MANAGE_ROSTER
 
     @expose("/roster", methods=["GET"], identity="roster")
     async def form(self, request: Request) -> Response:

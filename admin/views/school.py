@@ -21,6 +21,7 @@ from admin.views.base import (
 )
 from bot.i18n_text import _
 from bot.services import access, students
+from bot.services.access import Action
 from models import SchoolClass, Student
 from models.base import utcnow
 from models.enums import AuditChannel, StudentStatus
@@ -56,6 +57,7 @@ class StudentView(ScopedView, model=Student):
     icon = "fa-solid fa-user-graduate"
     category = "Школа"
     can_edit = True
+    edit_requires = Action.MANAGE_ROSTER
     class_column = Student.__table__.c.class_id
     details_template = "admin/student_details.html"
     column_list = ["id", "surname", "name", "patronymic", "class_id", "status", "external_id"]

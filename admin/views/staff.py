@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from admin.context import ctx_of
 from admin.views.base import LEVEL_LABELS, ROLE_LABELS, ScopedView, class_label_of, mapped_label
+from bot.services.access import Action
 from models import Account, StaffAssignment
 
 
@@ -17,6 +18,7 @@ class StaffView(ScopedView, model=StaffAssignment):
     name_plural = "Сотрудники"
     icon = "fa-solid fa-id-badge"
     category = "Школа"
+    requires = Action.MANAGE_ROSTER
     column_list = ["account_id", "role", "level", "class_id", "active", "created_at"]
     column_details_list = ["account_id", "role", "level", "class_id", "active", "created_at", "ended_at"]
     column_labels = {
@@ -40,7 +42,7 @@ class StaffView(ScopedView, model=StaffAssignment):
     column_formatters_detail = column_formatters
 
     def scope(self, stmt: Any, request: Request) -> Any:
-        return stmt  # administrators only (admin.auth.ADMIN_ONLY): they see all staff
+        return stmt  # only those who manage the roster open it (`requires`): they see all staff
 
     async def load_labels(self, request: Request) -> None:
         await super().load_labels(request)

@@ -13,7 +13,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.principal import Principal
-from models import Achievement, SchoolClass, Student
+from models import Achievement, DigestDelivery, SchoolClass, Student
 from models.enums import AchievementStatus, SchoolLevel, StudentStatus
 
 
@@ -30,6 +30,7 @@ class Action(StrEnum):
     VERIFY = "verify"
     EXPORT = "export"
     MANAGE_ROSTER = "manage_roster"
+    VIEW_AUDIT_LOG = "view_audit_log"
     USE_ADMIN = "use_admin"
 
 
@@ -85,6 +86,14 @@ async def all_classes(session: AsyncSession) -> list[SchoolClass]:
 def visible_classes(principal: Principal, classes: list[SchoolClass]) -> list[SchoolClass]:
     """Those of `classes` the person may view (for many people at once: the classes are read once)."""
     return [c for c in classes if may_view_class(principal, c)]
+
+
+async def class_ids_in_scope(session: AsyncSession, principal: Principal) -> frozenset[int] | None:
+    """The ids of the classes whose data a staff member may be shown in lists (the web admin's rows):
+    None means every class, also one added later (administrators)."""
+    if principal.account_id is not None and principal.is_admin:
+        return None
+    return frozenset(c.id for c in await classes_in_scope(session, principal) if c.id is not None)
 
 
 def levels_in_scope(principal: Principal) -> frozenset[SchoolLevel] | None:
@@ -204,13 +213,42 @@ def may_export_levels(principal: Principal, levels: frozenset[SchoolLevel] | Non
 
 
 def may_manage_roster(principal: Principal) -> bool:
-    """Roster import, students' status, staff and invites: administrators."""
+    """Roster import, students' records (edit form) and status, staff and invites: administrators."""
     return principal.account_id is not None and principal.is_admin
+
+
+def may_view_audit_log(principal: Principal) -> bool:
+    """The access log (who saw or changed which child's data): administrators."""
+    return principal.account_id is not None and principal.is_admin
+
+
+def may_view_digest(principal: Principal, delivery: DigestDelivery) -> bool:
+    """A weekly digest as it was sent (its message and PDF): administrators any recipient's; anyone else
+    only the ones sent to them (a deputy's digest is theirs, not every deputy's)."""
+    scope = digest_recipients_in_scope(principal)
+    return principal.account_id is not None and (scope is None or delivery.account_id in scope)
+
+
+def digest_recipients_in_scope(principal: Principal) -> frozenset[int] | None:
+    """Whose digests a person may open (`may_view_digest`, for a query): None means everyone's."""
+    if principal.account_id is None:
+        return frozenset()
+    if principal.is_admin:
+        return None
+    return frozenset({principal.account_id})
 
 
 def may_use_admin(principal: Principal) -> bool:
     """Sign in to the web admin: administrators and deputies."""
     return may_export(principal)
+
+
+def may_do_in_admin(principal: Principal, action: Action) -> bool:
+    """A page or form of the web admin that does `action`, before any object is named: only for those
+    who may use the admin, and then as `is_allowed` answers without an object (so administrators only for
+    MANAGE_ROSTER and VIEW_AUDIT_LOG). Which rows a page then shows is `class_ids_in_scope`'s and
+    `digest_recipients_in_scope`'s to say, and each object is checked again when acted on."""
+    return may_use_admin(principal) and is_allowed(principal, action)
 
 
 def is_allowed(
@@ -271,6 +309,8 @@ def is_allowed(
             return student is None and may_export(principal)
         case Action.MANAGE_ROSTER:
             return may_manage_roster(principal)
+        case Action.VIEW_AUDIT_LOG:
+            return may_view_audit_log(principal)
         case Action.USE_ADMIN:
             return may_use_admin(principal)
     return False

@@ -45,7 +45,7 @@ from bot.services.access import all_classes, visible_classes
 from bot.services.digest_content import Digest, digest_of, digest_text, load_week
 from bot.services.outbox import NotificationPayload
 from bot.services.principal import load_principals
-from models import Account, DigestDelivery, SchoolClass, StaffAssignment
+from models import Account, AuditEvent, DigestDelivery, SchoolClass, StaffAssignment
 from models.db import SessionFactory
 from models.enums import AuditChannel, SchoolLevel, StaffRole
 
@@ -438,6 +438,46 @@ def _digest_pdf(school_name: str, digest: Digest, language: str) -> bytes:
     """In a worker: the digest's PDF in `language`."""
     with in_language(language, _worker_i18n):
         return build_digest_pdf(school_name, digest)
+
+
+async def record_downloaded(
+    session: AsyncSession, delivery: DigestDelivery, actor_account_id: int | None, channel: AuditChannel
+) -> None:
+    """A digest's PDF as it was sent, opened again (the admin's «Еженедельные сводки»); committed here.
+
+    It shows the same children's data as when it was sent: one `digest_downloaded` row per child named
+    in it — those whose `digest_sent` rows name that week and recipient (the PDF is not read back) — and
+    one row for the digest itself, as an export."""
+    named = await session.exec(
+        select(AuditEvent.student_id)
+        .where(
+            AuditEvent.action == "digest_sent",
+            AuditEvent.object_type == "digest",
+            AuditEvent.object_id == delivery.period,
+            AuditEvent.actor_account_id == delivery.account_id,
+            col(AuditEvent.student_id).is_not(None),
+        )
+        .distinct()
+    )
+    for student_id in sorted(s for s in named.all() if s is not None):
+        await audit.record(
+            session,
+            action="digest_downloaded",
+            channel=channel,
+            actor_account_id=actor_account_id,
+            student_id=student_id,
+            object_type="digest",
+            object_id=delivery.id,
+        )
+    await audit.record(
+        session,
+        action="digest_downloaded",
+        channel=channel,
+        actor_account_id=actor_account_id,
+        object_type="digest",
+        object_id=delivery.id,
+    )
+    await session.commit()
 
 
 async def _audit(

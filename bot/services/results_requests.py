@@ -179,6 +179,58 @@ async def register_request(
     return IssuedExtract(request=request, pdf=pdf, period_label=scope_label(scope, year))
 
 
+async def check_extract_code(
+    session: AsyncSession,
+    secret: str,
+    code: str,
+    *,
+    actor_account_id: int | None,
+    channel: AuditChannel,
+    actor_telegram_id: int | None = None,
+) -> VerifiedExtract | None:
+    """A staff member checks an extract's code (`/verify` in the bot, «Проверка выписки» in the admin):
+    `verify`, audited as `extract_verified` on the child's register when it checks out; committed here.
+    That the person may verify at all is `access.may_verify_extract`'s, asked before."""
+    found = await verify(session, secret, code)
+    await audit.record(
+        session,
+        action="extract_verified",
+        channel=channel,
+        actor_account_id=actor_account_id,
+        actor_telegram_id=actor_telegram_id,
+        student_id=found.request.student_id if found else None,
+        object_type="results_request" if found else None,
+        object_id=found.request.id if found else None,
+        allowed=True,
+        details=None if found else "unknown code",
+    )
+    await session.commit()
+    return found
+
+
+def verification_answer(found: VerifiedExtract | None, tz: tzinfo) -> str:
+    """What the staff member is told of a checked code, as plain text (the bot quotes it for HTML, the
+    admin's template escapes it): what was issued, to whom, when and by which request, or that the code
+    is unknown or altered."""
+    if found is None:
+        return _("❌ Код не найден или изменён.")
+    issued = found.issued_at.astimezone(tz)
+    return _(
+        "✅ Выписка № {number} выдана {date} в {time} по запросу {requester}, ученик {student} "
+        "(сейчас в классе {class_label}), период: {period}, достижений {achievements}, поощрений {rewards}."
+    ).format(
+        number=found.number,
+        date=issued.strftime("%d.%m.%Y"),
+        time=issued.strftime("%H:%M"),
+        requester=found.requester_name,
+        student=found.student_name,
+        class_label=found.class_label,
+        period=period_label(found.scope, found.issued_at, tz),
+        achievements=found.achievements_count,
+        rewards=found.rewards_count,
+    )
+
+
 async def verify(session: AsyncSession, secret: str, code: str) -> VerifiedExtract | None:
     """What the extract with `code` was issued for, or None for an unknown, altered or forged code."""
     request = await find_request(session, secret, code)
