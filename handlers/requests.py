@@ -23,7 +23,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import RequestCb
+from bot.callbacks import RequestCb, row_id
 from bot.config import Settings
 from bot.keyboards import BTN_REQUEST, main_menu
 from bot.replies import edit_or_answer
@@ -156,7 +156,8 @@ async def cb_back(
 async def _allowed_student(
     query: CallbackQuery, session: AsyncSession, principal: Principal, value: str
 ) -> Student | None:
-    student = await session.get(Student, int(value)) if value.isdigit() and int(value) < 2**63 else None
+    student_id = row_id(value)
+    student = await session.get(Student, student_id) if student_id is not None else None
     if student is None or not access.may_request_extract(principal, student):
         await audit.record(
             session,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import logging
 import re
 import sqlite3
 import threading
@@ -428,3 +429,28 @@ async def test_an_extract_that_failed_to_build_is_issued_for_the_same_request_on
     assert request.number in (notice.text or "")
     teacher.send_text(f"/verify {request.verification_code}")
     assert request.number in ((await teacher.wait_for("✅ Выписка")).text or "")
+
+
+async def test_a_garbled_child_button_is_refused_and_audited_and_the_request_goes_on(
+    bot: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.test_submission_flow import GARBAGE_IDS
+
+    caplog.set_level(logging.ERROR)
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    sibling = await add_student(bot, "3Б", "Иванова", "Анна")
+    parent = await guardian_of(bot, child, sibling)
+    parent.send_text("📄 Запросить результаты")
+    question = await parent.wait_for("По какому ребёнку")
+    for value in GARBAGE_IDS:
+        pressed = parent.press_callback(question.message_id, f"rq:child:{value}:0")
+        assert "Нет доступа" in (await pressed.wait_answer())["text"], value
+    await bot.server.idle()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    async with bot.session_factory() as session:
+        denied = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "extract_request_denied"))
+        ).all()
+    assert len(denied) == len(GARBAGE_IDS) and {e.student_id for e in denied} == {None}
+    parent.press("Иванов Пётр")
+    await parent.wait_for("За какой период")
