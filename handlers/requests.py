@@ -351,17 +351,30 @@ async def _check(
         return
     issued = found.issued_at.astimezone(settings.tz)
     text = _(
-        "✅ Выписка № {number} выдана {date} в {time} по запросу {requester}, ученик {student} "
-        "(сейчас в классе {class_label}), период: {period}, достижений {achievements}, поощрений {rewards}."
+        "✅ Выписка № {number} выдана {date} в {time} по запросу {requester}, ученик {student}, "
+        "период: {period}, достижений {achievements}, поощрений {rewards}."
     ).format(
         number=found.number,
         date=issued.strftime("%d.%m.%Y"),
         time=issued.strftime("%H:%M"),
         requester=html.quote(found.requester_name),
-        student=html.quote(found.student_name),
-        class_label=found.class_label,
+        student=_student_and_class(found),
         period=results_requests.period_label(found.scope, found.issued_at, settings.tz),
         achievements=found.achievements_count,
         rewards=found.rewards_count,
     )
     await message.answer(text, reply_markup=main_menu(principal))
+
+
+def _student_and_class(found: results_requests.VerifiedExtract) -> str:
+    """«Иванов Пётр, класс 5А» as on the extract, with the class now when the student has moved since
+    («…, класс 5А (сейчас в классе 6А)»); for an extract of before the class was kept, only the class now."""
+    student, now = html.quote(found.student_name), html.quote(found.class_label)
+    if found.class_at_issue is None:
+        return _("{student} (сейчас в классе {class_now})").format(student=student, class_now=now)
+    at_issue = html.quote(found.class_at_issue)
+    if found.class_at_issue == found.class_label:
+        return _("{student}, класс {class_label}").format(student=student, class_label=at_issue)
+    return _("{student}, класс {class_label} (сейчас в классе {class_now})").format(
+        student=student, class_label=at_issue, class_now=now
+    )

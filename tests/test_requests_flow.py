@@ -287,7 +287,7 @@ async def test_help_tells_families_how_to_request_results_and_staff_how_to_check
     assert "/verify" in text and "QR-код" in text and "Запросить результаты" not in text
 
 
-async def test_verifying_after_the_student_moved_up_a_class_says_which_class_they_are_in_now(
+async def test_verifying_after_the_student_moved_up_a_class_names_the_class_on_the_extract_and_now(
     bot: BotHarness,
 ) -> None:
     child = await add_student(bot, "5А", "Иванов", "Пётр")
@@ -298,16 +298,41 @@ async def test_verifying_after_the_student_moved_up_a_class_says_which_class_the
     parent.press("Все годы")
     document = await parent.wait_for("по запросу от", timeout=10)
     assert "Класс: 5А" in pdf_text(bot, document.file_id or "")
+    async with bot.session_factory() as session:
+        request = (await session.exec(select(ResultsRequest))).one()
+    assert request.class_label == "5А"  # registered with the class printed on the extract
+    teacher.send_text(f"/verify {request.verification_code}")
+    text = (await teacher.wait_for("✅ Выписка")).text or ""
+    assert "ученик Иванов Пётр, класс 5А, период:" in text and "сейчас" not in text
+
     moved = await add_student(bot, "6А", "Другой", "Ученик")  # creates 6А
     async with bot.session_factory() as session:
         student, other = await session.get(Student, child), await session.get(Student, moved)
         assert student is not None and other is not None
         student.class_id = other.class_id  # September: the roster moves the class up
         await session.commit()
-        code = (await session.exec(select(ResultsRequest))).one().verification_code
-    teacher.send_text(f"/verify {code}")
+    teacher.send_text(f"/verify {request.verification_code}")
+    text = (await teacher.wait_for("(сейчас в классе 6А)")).text or ""
+    assert "ученик Иванов Пётр, класс 5А (сейчас в классе 6А), период:" in text
+
+
+async def test_verifying_an_extract_registered_before_its_class_was_kept_names_only_the_class_now(
+    bot: BotHarness,
+) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, child)
+    teacher = await staff_member(bot, StaffRole.TEACHER)
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("За какой период")
+    parent.press("Все годы")
+    await parent.wait_for("по запросу от", timeout=10)
+    async with bot.session_factory() as session:
+        request = (await session.exec(select(ResultsRequest))).one()
+        request.class_label = None  # as migration 0005 leaves the requests registered before it
+        await session.commit()
+    teacher.send_text(f"/verify {request.verification_code}")
     text = (await teacher.wait_for("✅ Выписка")).text or ""
-    assert "ученик Иванов Пётр (сейчас в классе 6А)" in text and "класс 6А" not in text
+    assert "ученик Иванов Пётр (сейчас в классе 5А), период:" in text and "класс 5А" not in text
 
 
 async def test_the_extract_is_drawn_in_a_thread_while_nobody_holds_the_write_lock(

@@ -55,7 +55,8 @@ class VerifiedExtract:
     request: ResultsRequest
     number: str
     student_name: str
-    class_label: str
+    class_label: str  # the student's class now
+    class_at_issue: str | None  # printed on the extract; None for requests registered before it was kept
     issued_at: datetime  # UTC, as stored
     scope: RequestScope
     achievements_count: int
@@ -152,7 +153,16 @@ async def register_request(
     rewards = await rewards_of(session, student_id, year)
     teachers = await class_teachers(session, school_class.id)  # type: ignore[arg-type]
     request = await _registered(
-        session, request, requester_account_id, student_id, scope, issued_at, secret, entries, rewards
+        session,
+        request,
+        requester_account_id,
+        student_id,
+        school_class.label,
+        scope,
+        issued_at,
+        secret,
+        entries,
+        rewards,
     )
     code = request.verification_code or ""
     period = scope_label(scope, year)
@@ -237,6 +247,7 @@ async def _registered(
     request: ResultsRequest | None,
     requester_account_id: int,
     student_id: int,
+    class_label: str,
     scope: RequestScope,
     issued_at: datetime,
     secret: str,
@@ -255,6 +266,7 @@ async def _registered(
         )
     request.achievements_count = len(entries)
     request.rewards_count = len(rewards)
+    request.class_label = class_label  # as printed on the extract
     session.add(request)
     await session.flush()  # the id, which the code carries
     request.verification_code = make_code(secret, request)
@@ -279,6 +291,7 @@ async def verify(session: AsyncSession, secret: str, code: str) -> VerifiedExtra
         number=request.number,
         student_name=student.full_name,
         class_label=school_class.label,
+        class_at_issue=request.class_label,
         issued_at=request.created_at,
         scope=RequestScope(request.scope),
         achievements_count=request.achievements_count,
