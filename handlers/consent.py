@@ -12,7 +12,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import ChildCb
+from bot.callbacks import ChildCb, row_id
 from bot.config import Settings
 from bot.keyboards import consent_card_keyboard, main_menu
 from bot.replies import answer_query, edit_or_answer
@@ -42,7 +42,7 @@ async def _own_child(
     query: CallbackQuery, session: AsyncSession, principal: Principal, student_id: int
 ) -> tuple[Student, SchoolClass] | None:
     """The student, if the person is still them or their confirmed guardian; otherwise a polite refusal."""
-    student = await session.get(Student, student_id) if 0 < student_id < 2**63 else None  # forged: no row
+    student = await session.get(Student, student_id) if row_id(student_id) else None  # forged: no row
     if student is None or not access.may_withdraw_consent(principal, student):
         if student is not None:  # a press about a real child this person may not act for: on the register
             await audit.record(

@@ -23,7 +23,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import RequestCb
+from bot.callbacks import RequestCb, row_id
 from bot.config import Settings
 from bot.keyboards import BTN_REQUEST, main_menu
 from bot.replies import edit_or_answer
@@ -156,7 +156,8 @@ async def cb_back(
 async def _allowed_student(
     query: CallbackQuery, session: AsyncSession, principal: Principal, value: str
 ) -> Student | None:
-    student = await session.get(Student, int(value)) if value.isdigit() and int(value) < 2**63 else None
+    student_id = row_id(value)
+    student = await session.get(Student, student_id) if student_id is not None else None
     if student is None or not access.may_request_extract(principal, student):
         await audit.record(
             session,
@@ -208,27 +209,37 @@ async def cb_scope(
     if student is None or principal.account_id is None:
         return
     await query.answer()
-    await state.clear()
     assert query.bot is not None
     me = await query.bot.me()  # cached after the first call
-    now = datetime.now(settings.tz)
-    issued = await results_requests.register_request(
-        session,
-        principal.account_id,
-        student.id,  # type: ignore[arg-type]
-        scope,
-        now,
-        settings.secret_key,
-        settings.school_name,
-        bot_username=me.username,
-    )
+    try:
+        issued = await results_requests.register_request(
+            session,
+            principal.account_id,
+            student.id,  # type: ignore[arg-type]
+            scope,
+            datetime.now(settings.tz),
+            settings.secret_key,
+            settings.school_name,
+            bot_username=me.username,
+        )
+    except results_requests.ExtractNotBuilt as error:  # registered; the same button builds it again
+        await query.bot.send_message(
+            query.from_user.id,
+            _(
+                "Запрос № {number} зарегистрирован, но выписку сейчас подготовить не удалось. "
+                "Нажмите кнопку периода ещё раз — выписка будет по этому же запросу."
+            ).format(number=error.number),
+        )
+        return
+    await state.clear()
     request = issued.request
+    issued_at = request.created_at.astimezone(settings.tz)
     await edit_or_answer(
         query, _("Запрос № {number} зарегистрирован, выписка готова.").format(number=request.number)
     )
     caption = _("Выписка № {number} по запросу от {date}. {student}, {period}.").format(
         number=request.number,
-        date=now.strftime("%d.%m.%Y %H:%M"),
+        date=issued_at.strftime("%d.%m.%Y %H:%M"),
         student=html.quote(student.short_name),
         period=issued.period_label,
     )

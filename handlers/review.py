@@ -32,7 +32,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import PendingPageCb, ReviewCb, ReviewFieldCb, ReviewReasonCb, ReviewValueCb
+from bot.callbacks import PendingPageCb, ReviewCb, ReviewFieldCb, ReviewReasonCb, ReviewValueCb, row_id
 from bot.config import Settings
 from bot.keyboards import BTN_PENDING, main_menu
 from bot.replies import answer_query, edit_markup, edit_message, edit_or_answer
@@ -87,7 +87,6 @@ _CHOICES: dict[str, type[Category] | type[AchievementLevel] | type[AchievementRe
 NAME_IN_NOTE = 60  # a name in a decision line or an alert (an alert holds 200 characters)
 TITLE_IN_QUEUE = 40
 NAME_ON_BUTTON = 40
-_DB_INTEGER = 2**63  # larger ids can't be bound to a query; no such achievement anyway
 
 
 @dataclass(frozen=True)
@@ -130,7 +129,7 @@ class CardRef:
 
 
 async def _load(session: AsyncSession, achievement_id: int) -> Loaded | None:
-    if not 0 < achievement_id < _DB_INTEGER:
+    if row_id(achievement_id) is None:  # a larger id can't be bound to a query; no such achievement anyway
         return None
     row = (
         await session.exec(

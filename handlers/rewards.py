@@ -20,7 +20,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import RewardCb
+from bot.callbacks import RewardCb, number, row_id
 from bot.config import Settings
 from bot.i18n_text import in_language
 from bot.keyboards import BTN_REWARD, main_menu
@@ -173,7 +173,7 @@ async def cb_page(
         await _refuse_class(query, session, principal, str(data.get("class_id")))
         return
     await query.answer()
-    await state.update_data(page=int(callback_data.value) if callback_data.value.isdigit() else 0)
+    await state.update_data(page=number(callback_data.value) or 0)
     await _ask("student", query, state, session, principal)
 
 
@@ -185,12 +185,11 @@ async def cb_student(
     session: AsyncSession,
     principal: Principal,
 ) -> None:
-    if not callback_data.value.isdigit():
+    student_id = number(callback_data.value)  # too big for an id: refused and audited by `rewardable`
+    if student_id is None:
         await query.answer(_("Эта кнопка устарела."), show_alert=True)
         return
-    target = await rewards.rewardable(
-        session, principal, int(callback_data.value), actor_telegram_id=query.from_user.id
-    )
+    target = await rewards.rewardable(session, principal, student_id, actor_telegram_id=query.from_user.id)
     if target is None:
         await query.answer(_("Нет доступа к этому ученику."), show_alert=True)
         return
@@ -200,9 +199,10 @@ async def cb_student(
 
 
 async def _class_in_scope(session: AsyncSession, principal: Principal, value: str) -> SchoolClass | None:
-    if not value.isdigit():
+    class_id = row_id(value)
+    if class_id is None:
         return None
-    return next((c for c in await access.classes_in_scope(session, principal) if c.id == int(value)), None)
+    return next((c for c in await access.classes_in_scope(session, principal) if c.id == class_id), None)
 
 
 async def _refuse_class(
@@ -273,8 +273,8 @@ async def cb_reason_preset(
     session: AsyncSession,
     principal: Principal,
 ) -> None:
-    index = int(callback_data.value) if callback_data.value.isdigit() else len(REASON_PRESETS)
-    if index >= len(REASON_PRESETS):
+    index = number(callback_data.value)
+    if index is None or index >= len(REASON_PRESETS):
         await query.answer(_("Эта кнопка устарела."), show_alert=True)
         return
     if await _target(query, state, session, principal) is None:
@@ -384,10 +384,10 @@ async def cb_achievement(
         achievement_id = None
     else:
         linkable = {a.id for a in await rewards.linkable_achievements(session, target.student.id)}  # type: ignore[arg-type]
-        if not callback_data.value.isdigit() or int(callback_data.value) not in linkable:
+        achievement_id = callback_data.id
+        if achievement_id is None or achievement_id not in linkable:
             await query.answer(_("Эта кнопка устарела."), show_alert=True)
             return
-        achievement_id = int(callback_data.value)
     await query.answer()
     await state.update_data(achievement_id=achievement_id)
     await _ask_next(query, state, session, principal)

@@ -22,7 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import SubmitCb, WithdrawCb
+from bot.callbacks import SubmitCb, WithdrawCb, row_id
 from bot.config import Settings
 from bot.keyboards import BTN_SUBMIT, main_menu
 from bot.replies import edit_or_answer
@@ -172,8 +172,12 @@ async def cb_class(
     principal: Principal,
 ) -> None:
     """Staff pick students of a class: one, or several for a team's diploma."""
+    class_id = callback_data.id
+    if class_id is None or await session.get(SchoolClass, class_id) is None:
+        await _stale(query)
+        return
     await query.answer()
-    await state.update_data(pick_class=int(callback_data.value), picked=[])
+    await state.update_data(pick_class=class_id, picked=[])
     await _show_picker(query, state, session, principal)
 
 
@@ -185,9 +189,22 @@ async def cb_pick(
     session: AsyncSession,
     principal: Principal,
 ) -> None:
+    data = await state.get_data()
+    student_id = callback_data.id
+    student = await session.get(Student, student_id) if student_id is not None else None
+    if student is None or student.class_id != data.get("pick_class"):  # not a button of this picker
+        await _audit_denied(query, session, principal, student.id if student else None)
+        await _stale(query)
+        return
+    if student_id not in data.get("picked", []) and not await _may_submit(
+        query,
+        session,
+        principal,
+        student.id,  # type: ignore[arg-type]
+    ):
+        return
     await query.answer()
-    picked = set((await state.get_data()).get("picked", []))
-    picked ^= {int(callback_data.value)}
+    picked = set(data.get("picked", [])) ^ {student_id}
     await state.update_data(picked=sorted(picked))
     await _show_picker(query, state, session, principal)
 
@@ -212,21 +229,33 @@ async def _may_submit(
     query: CallbackQuery, session: AsyncSession, principal: Principal, student_id: int
 ) -> bool:
     """Checked on every press that names a student (callback data is never trusted); refusals audited."""
-    student = await session.get(Student, student_id) if 0 < student_id < 2**63 else None
+    student = await session.get(Student, student_id) if row_id(student_id) else None
     if student is not None and access.may_submit_for(principal, student):
         return True
+    await _audit_denied(query, session, principal, student.id if student else None)
+    await query.answer(_("Нет доступа к этому ученику."), show_alert=True)
+    return False
+
+
+async def _audit_denied(
+    query: CallbackQuery, session: AsyncSession, principal: Principal, student_id: int | None
+) -> None:
     await audit.record(
         session,
         action="submit_denied",
         channel=AuditChannel.BOT,
         actor_account_id=principal.account_id,
         actor_telegram_id=query.from_user.id,
-        student_id=student.id if student else None,
+        student_id=student_id,
         allowed=False,
     )
     await session.commit()
-    await query.answer(_("Нет доступа к этому ученику."), show_alert=True)
-    return False
+
+
+async def _stale(query: CallbackQuery) -> None:
+    """A press whose data can't be an answer here (forged, or garbled: a text or a number no row has for
+    an id): out of date, and the question stays. (One meant to name a child is audited as denied first.)"""
+    await query.answer(_("Эта кнопка устарела."), show_alert=True)
 
 
 async def _show_picker(
@@ -268,7 +297,11 @@ async def cb_child(
     session: AsyncSession,
     principal: Principal,
 ) -> None:
-    student_id = int(callback_data.value)
+    student_id = callback_data.id
+    if student_id is None:
+        await _audit_denied(query, session, principal, None)
+        await _stale(query)
+        return
     if not await _may_submit(query, session, principal, student_id):
         return
     await query.answer()
@@ -421,8 +454,15 @@ async def on_title(message: Message, state: FSMContext, session: AsyncSession, p
 
 @router.callback_query(Submission.title, SubmitCb.filter(F.step == "title"))
 async def cb_title_from_caption(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, principal: Principal
+    query: CallbackQuery,
+    callback_data: SubmitCb,
+    state: FSMContext,
+    session: AsyncSession,
+    principal: Principal,
 ) -> None:
+    if callback_data.value != USE_CAPTION:
+        await _stale(query)
+        return
     await query.answer()
     await _save_title(query, (await state.get_data()).get("caption", ""), state, session, principal)
 
@@ -460,6 +500,9 @@ async def cb_date(
     principal: Principal,
     settings: Settings,
 ) -> None:
+    if callback_data.value not in (TODAY, THIS_MONTH, OTHER_DATE):
+        await _stale(query)
+        return
     await query.answer()
     today = datetime.now(settings.tz).date()
     if callback_data.value == OTHER_DATE:
@@ -555,7 +598,7 @@ async def cb_withdraw(
     settings: Settings,
 ) -> None:
     achievement_id = callback_data.achievement_id
-    achievement = await session.get(Achievement, achievement_id) if 0 < achievement_id < 2**63 else None
+    achievement = await session.get(Achievement, achievement_id) if row_id(achievement_id) else None
     student = await session.get(Student, achievement.student_id) if achievement else None
     if (
         principal.account_id is None

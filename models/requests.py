@@ -24,3 +24,6 @@ class ResultsRequest(SQLModel, table=True):
     extract_sha256: str | None = Field(default=None, max_length=64)
     achievements_count: int = 0
     rewards_count: int = 0
+    # The class printed on the extract («5А»): after September's move up /verify still names it. NULL for
+    # requests registered before it was kept.
+    class_label: str | None = Field(default=None, max_length=8)

@@ -3,6 +3,7 @@ links, editing a student and marking them left (audited), achievement filters an
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -11,7 +12,16 @@ import time_machine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from models import Achievement, AuditEvent, DigestDelivery, Invite, Reward, SchoolClass, Student
+from models import (
+    Achievement,
+    AuditEvent,
+    DigestDelivery,
+    Invite,
+    ResultsRequest,
+    Reward,
+    SchoolClass,
+    Student,
+)
 from models.db import SessionFactory
 from models.enums import AuditChannel, InvitePurpose, StudentStatus
 from tests.admin_support import admin_client, admin_settings, make_admin_school, sign_in, submit
@@ -362,3 +372,27 @@ async def test_posting_to_the_sign_in_page_or_opening_a_form_address_gets_the_ru
         assert response.header("content-type").startswith("text/html"), path
     login = await client.post("/admin/login", data={"csrf_token": csrf})
     assert login.header("allow") == "GET"
+
+
+async def test_the_requests_register_shows_the_class_printed_on_each_extract(
+    tmp_path: Path, database_url: str, engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    settings = admin_settings(tmp_path, database_url)
+    world = await make_admin_school(session_factory, settings.media_dir)
+    peter, anna = world.school.students_5a
+    async with session_factory() as session:
+        session.add_all(
+            [
+                ResultsRequest(number="2026-0001", student_id=peter.id, scope="all_years", class_label="4А"),
+                ResultsRequest(number="2026-0002", student_id=anna.id, scope="all_years"),  # before 0005
+            ]
+        )
+        await session.commit()
+    client = admin_client(settings, engine)
+    await sign_in(client, session_factory, world.school.admin)
+
+    page = (await client.get("/admin/results-request/list")).text
+    flat = re.sub(r"\s+", " ", page)
+    assert "Класс в выписке" in flat
+    assert "<td>2026-0001</td> <td>" in flat and "<td>Иванов Пётр, 5А</td> <td>4А</td>" in flat
+    assert "<td>Смирнова Анна, 5А</td> <td>—</td>" in flat  # not kept before migration 0005: not guessed

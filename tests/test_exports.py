@@ -89,7 +89,7 @@ async def _school(session_factory: SessionFactory) -> tuple[School, Student]:
                 ResultsRequest(
                     number="2026-0001", requester_account_id=school.guardian.id, student_id=peter.id,
                     scope=RequestScope.CURRENT_YEAR, created_at=datetime(2026, 10, 20, 21, 30, tzinfo=UTC),
-                    verification_code="CODE-1", achievements_count=2, rewards_count=1,
+                    verification_code="CODE-1", achievements_count=2, rewards_count=1, class_label="4Б",
                 ),
                 ResultsRequest(
                     number="2026-0002", requester_account_id=None, student_id=senior.id,
@@ -179,14 +179,15 @@ async def test_csv_is_utf8_with_bom_semicolons_and_russian_dates(session_factory
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0] == [
-        "Номер", "Дата и время", "Заявитель", "Ученик", "Класс", "Период выписки", "Достижений",
-        "Поощрений", "Код проверки",
+        "Номер", "Дата и время", "Заявитель", "Ученик", "Класс", "Класс в выписке", "Период выписки",
+        "Достижений", "Поощрений", "Код проверки",
     ]  # fmt: skip
     assert rows[1] == [
-        "2026-0001", "21.10.2026 00:30", "Ольга Иванова", "Иванов Пётр", "5А", "2026/27 учебный год", "2", "1",
-        "CODE-1",
+        "2026-0001", "21.10.2026 00:30", "Ольга Иванова", "Иванов Пётр", "5А", "4Б", "2026/27 учебный год",
+        "2", "1", "CODE-1",
     ]  # fmt: skip
-    assert rows[2][:6] == ["2026-0002", "02.11.2026 11:00", "—", "Волков Денис", "10А", "все годы"]
+    # Registered before the class on the extract was kept: left empty, not guessed.
+    assert rows[2][:7] == ["2026-0002", "02.11.2026 11:00", "—", "Волков Денис", "10А", "", "все годы"]
     assert len(rows) == 3
 
 

@@ -129,3 +129,39 @@ def test_migrate_command_hides_the_password(
     out = capsys.readouterr().out
     assert "s3cret" not in out
     assert "db.local/portfolio" in out
+
+
+def test_requests_registered_before_the_class_was_kept_get_none_and_keep_their_rows(
+    database_url: str,
+) -> None:
+    config = alembic_config(database_url)
+    command.upgrade(config, "0004_admin")
+    now = "2026-05-01 10:00:00.000000"
+    with sqlite3.connect(sqlite_path(database_url)) as connection:
+        connection.execute(
+            "INSERT INTO school_class (id, grade, letter, created_at) VALUES (1, 5, 'А', ?)", (now,)
+        )
+        connection.execute(
+            "INSERT INTO student (id, class_id, surname, name, patronymic, status, created_at, updated_at) "
+            "VALUES (1, 1, 'Иванов', 'Пётр', '', 'active', ?, ?)",
+            (now, now),
+        )
+        connection.execute(
+            "INSERT INTO results_request (id, number, student_id, scope, created_at, verification_code, "
+            "extract_sha256, achievements_count, rewards_count) "
+            "VALUES (1, '2026-0001', 1, 'all_years', ?, 'CODE', 'HASH', 2, 0)",
+            (now,),
+        )
+
+    command.upgrade(config, "0005_request_class_label")
+    with sqlite3.connect(sqlite_path(database_url)) as connection:
+        rows = connection.execute(
+            "SELECT number, verification_code, class_label FROM results_request"
+        ).fetchall()
+    assert rows == [("2026-0001", "CODE", None)]
+
+    command.downgrade(config, "0004_admin")
+    with sqlite3.connect(sqlite_path(database_url)) as connection:
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(results_request)")]
+        rows = connection.execute("SELECT number, verification_code FROM results_request").fetchall()
+    assert "class_label" not in columns and rows == [("2026-0001", "CODE")]

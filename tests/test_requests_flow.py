@@ -3,19 +3,30 @@ notice, /verify by staff, and refusals."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import io
+import logging
 import re
+import sqlite3
+import threading
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
 from sqlmodel import select
 
 from bot.reports import extract as extract_report
+from bot.services import results_requests
+from bot.services.numbering import next_number
 from bot.services.portfolio import academic_year, academic_year_label
 from bot.services.results_requests import register_request
-from models import Achievement, AuditEvent, ResultsRequest, Student
+from models import Achievement, AuditEvent, Counter, Notification, ResultsRequest, Student
+from models.db import SessionFactory
 from models.enums import AchievementStatus, RequestScope, Source, StaffRole
+from tests.factories import make_school
 from tests.harness import BotHarness
 from tests.people import add_student, guardian_code, guardian_of, join, staff_member, student_code
 
@@ -276,7 +287,7 @@ async def test_help_tells_families_how_to_request_results_and_staff_how_to_check
     assert "/verify" in text and "QR-код" in text and "Запросить результаты" not in text
 
 
-async def test_verifying_after_the_student_moved_up_a_class_says_which_class_they_are_in_now(
+async def test_verifying_after_the_student_moved_up_a_class_names_the_class_on_the_extract_and_now(
     bot: BotHarness,
 ) -> None:
     child = await add_student(bot, "5А", "Иванов", "Пётр")
@@ -287,13 +298,184 @@ async def test_verifying_after_the_student_moved_up_a_class_says_which_class_the
     parent.press("Все годы")
     document = await parent.wait_for("по запросу от", timeout=10)
     assert "Класс: 5А" in pdf_text(bot, document.file_id or "")
+    async with bot.session_factory() as session:
+        request = (await session.exec(select(ResultsRequest))).one()
+    assert request.class_label == "5А"  # registered with the class printed on the extract
+    teacher.send_text(f"/verify {request.verification_code}")
+    text = (await teacher.wait_for("✅ Выписка")).text or ""
+    assert "ученик Иванов Пётр, класс 5А, период:" in text and "сейчас" not in text
+
     moved = await add_student(bot, "6А", "Другой", "Ученик")  # creates 6А
     async with bot.session_factory() as session:
         student, other = await session.get(Student, child), await session.get(Student, moved)
         assert student is not None and other is not None
         student.class_id = other.class_id  # September: the roster moves the class up
         await session.commit()
-        code = (await session.exec(select(ResultsRequest))).one().verification_code
-    teacher.send_text(f"/verify {code}")
+    teacher.send_text(f"/verify {request.verification_code}")
+    text = (await teacher.wait_for("(сейчас в классе 6А)")).text or ""
+    assert "ученик Иванов Пётр, класс 5А (сейчас в классе 6А), период:" in text
+
+
+async def test_verifying_an_extract_registered_before_its_class_was_kept_names_only_the_class_now(
+    bot: BotHarness,
+) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    parent = await guardian_of(bot, child)
+    teacher = await staff_member(bot, StaffRole.TEACHER)
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("За какой период")
+    parent.press("Все годы")
+    await parent.wait_for("по запросу от", timeout=10)
+    async with bot.session_factory() as session:
+        request = (await session.exec(select(ResultsRequest))).one()
+        request.class_label = None  # as migration 0005 leaves the requests registered before it
+        await session.commit()
+    teacher.send_text(f"/verify {request.verification_code}")
     text = (await teacher.wait_for("✅ Выписка")).text or ""
-    assert "ученик Иванов Пётр (сейчас в классе 6А)" in text and "класс 6А" not in text
+    assert "ученик Иванов Пётр (сейчас в классе 5А), период:" in text and "класс 5А" not in text
+
+
+async def test_the_extract_is_drawn_in_a_thread_while_nobody_holds_the_write_lock(
+    session_factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    school = await make_school(session_factory)
+    child = school.students_5a[0]
+    async with session_factory() as session:
+        for number in range(3):
+            session.add(
+                Achievement(number=f"2026-{number + 1:04d}", student_id=child.id, category="olympiad",
+                            level="regional", result="winner", title=f"Олимпиада {number}",
+                            event_date=date(2026, 10, 1), source=Source.OUR_SCHOOL,
+                            status=AchievementStatus.APPROVED)
+            )  # fmt: skip
+        await session.commit()
+    drawing, drawn = threading.Event(), threading.Event()
+    threads: list[threading.Thread] = []
+    draw = results_requests.build_extract
+
+    def slow_build(*args: object, **kwargs: object) -> bytes:
+        threads.append(threading.current_thread())
+        drawing.set()
+        assert drawn.wait(10), "the event loop was blocked while the PDF was drawn"
+        return draw(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(results_requests, "build_extract", slow_build)
+    now = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+
+    async def request() -> results_requests.IssuedExtract:
+        async with session_factory() as session:
+            return await register_request(
+                session,
+                school.guardian.id,
+                child.id,
+                RequestScope.ALL_YEARS,
+                now,
+                "secret",
+                "Школа",  # type: ignore[arg-type]
+            )
+
+    task = asyncio.create_task(request())
+    assert await asyncio.to_thread(drawing.wait, 10)
+
+    def write_elsewhere() -> None:  # another connection, which gives up on a held lock within 0.2 s
+        with sqlite3.connect(tmp_path / "portfolio.sqlite3", timeout=0.2) as other:
+            other.execute("INSERT INTO counter (name, value) VALUES ('probe', 1)")
+
+    await asyncio.to_thread(write_elsewhere)  # raises «database is locked» while the request holds it
+    async with session_factory() as session:  # and the loop goes on serving others meanwhile
+        await next_number(session, "submission", 2026)
+        await session.commit()
+    drawn.set()
+    issued = await task
+
+    assert threads and threads[0] is not threading.main_thread()
+    assert issued.request.number == "2026-0001" and issued.request.achievements_count == 3
+    assert issued.request.extract_sha256 == hashlib.sha256(issued.pdf).hexdigest()
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(issued.pdf)).pages)
+    assert "№ 2026-0001" in text and (issued.request.verification_code or "?") in text
+    async with session_factory() as session:
+        found = await results_requests.verify(session, "secret", issued.request.verification_code or "")
+        assert found is not None and found.number == "2026-0001" and found.achievements_count == 3
+        counters = {c.name: c.value for c in (await session.exec(select(Counter))).all()}
+        notices = (await session.exec(select(Notification))).all()
+        issued_rows = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "extract_issued"))
+        ).all()
+    assert counters == {"probe": 1, "submission:2026": 1, "results_request:2026": 1}
+    assert [n.account_id for n in notices] == [school.teacher_5a.id]
+    assert [(e.student_id, e.object_id) for e in issued_rows] == [(child.id, str(issued.request.id))]
+
+
+async def test_an_extract_that_failed_to_build_is_issued_for_the_same_request_on_the_next_press(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А", first_name="Елена")
+    parent = await guardian_of(bot, child, first_name="Ольга")
+    await approve(bot, child, "Олимпиада по математике", "2026-0001", date.today())
+    draw, failures = results_requests.build_extract, [RuntimeError("fpdf2 gave up")]
+
+    def failing_once(*args: object, **kwargs: object) -> bytes:
+        if failures:
+            raise failures.pop()
+        return draw(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(results_requests, "build_extract", failing_once)
+    parent.send_text("📄 Запросить результаты")
+    await parent.wait_for("За какой период")
+    parent.press("Все годы")
+    failed = await parent.wait_for("зарегистрирован, но выписку сейчас подготовить не удалось")
+    async with bot.session_factory() as session:
+        registered = (await session.exec(select(ResultsRequest))).one()
+        assert (
+            await results_requests.verify(
+                session, bot.settings.secret_key, registered.verification_code or ""
+            )
+            is None
+        )
+    assert f"№ {registered.number}" in (failed.text or "") and registered.extract_sha256 is None
+    assert "что-то пошло не так" not in " ".join(m.text or "" for m in parent.messages)
+
+    parent.press("Все годы")  # the same button again: the same request, now answered
+    document = await parent.wait_for("по запросу от", timeout=10)
+    assert f"Выписка № {registered.number}" in (document.caption or "")
+    async with bot.session_factory() as session:
+        request = (await session.exec(select(ResultsRequest))).one()
+        counter = (
+            await session.exec(select(Counter).where(Counter.name.startswith("results_request")))
+        ).one()  # type: ignore[attr-defined]
+        issued = (await session.exec(select(AuditEvent).where(AuditEvent.action == "extract_issued"))).all()
+    assert (request.id, request.number, counter.value) == (registered.id, registered.number, 1)
+    assert request.extract_sha256 and request.verification_code
+    assert request.number in pdf_text(bot, document.file_id or "")
+    assert request.verification_code in pdf_text(bot, document.file_id or "")
+    assert len(issued) == 1
+    notice = await teacher.wait_for("Запрос результатов", timeout=10)
+    assert request.number in (notice.text or "")
+    teacher.send_text(f"/verify {request.verification_code}")
+    assert request.number in ((await teacher.wait_for("✅ Выписка")).text or "")
+
+
+async def test_a_garbled_child_button_is_refused_and_audited_and_the_request_goes_on(
+    bot: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.test_submission_flow import GARBAGE_IDS
+
+    caplog.set_level(logging.ERROR)
+    child = await add_student(bot, "5А", "Иванов", "Пётр")
+    sibling = await add_student(bot, "3Б", "Иванова", "Анна")
+    parent = await guardian_of(bot, child, sibling)
+    parent.send_text("📄 Запросить результаты")
+    question = await parent.wait_for("По какому ребёнку")
+    for value in GARBAGE_IDS:
+        pressed = parent.press_callback(question.message_id, f"rq:child:{value}:0")
+        assert "Нет доступа" in (await pressed.wait_answer())["text"], value
+    await bot.server.idle()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    async with bot.session_factory() as session:
+        denied = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "extract_request_denied"))
+        ).all()
+    assert len(denied) == len(GARBAGE_IDS) and {e.student_id for e in denied} == {None}
+    parent.press("Иванов Пётр")
+    await parent.wait_for("За какой период")

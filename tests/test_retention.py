@@ -12,15 +12,20 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from aiogram.utils.i18n import I18n
 from pypdf import PdfReader
 from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 
 from bot.__main__ import main
+from bot.config import Settings
 from bot.migrate import upgrade_database
+from bot.reports.destruction_act import build_act_csv, build_act_pdf
 from bot.services import audit
+from bot.services.digest import Period, run_digest
 from bot.services.outbox import NotificationPayload, enqueue
 from bot.services.retention import DESTROYED_WITH_STUDENT, run_retention
 from bot.services.students import set_student_status
@@ -30,6 +35,7 @@ from models import (
     AchievementStatusChange,
     AuditEvent,
     Consent,
+    DigestDelivery,
     EvidenceFile,
     GuardianLink,
     Invite,
@@ -42,6 +48,9 @@ from models.base import utcnow
 from models.db import SessionFactory, create_engine, create_session_factory
 from models.enums import AuditChannel, ConsentDecision, InvitePurpose, RequestScope, Source, StudentStatus
 from tests.factories import make_account, make_school
+
+LOCALES = Path(__file__).resolve().parent.parent / "locales"
+MOSCOW = ZoneInfo("Europe/Moscow")
 
 STUDENT_TABLES = (
     Achievement,
@@ -316,6 +325,105 @@ async def test_a_draft_about_the_destroyed_student_goes_with_them_and_its_photo_
     assert not path.exists() and kept_path.exists()
 
 
+@dataclass
+class DigestFiles:
+    week: str
+    sent: dict[str, Path]  # scope slug -> the PDF sent (5А, 5Б, ooo, school)
+    previews: dict[str, Path]  # scope slug -> a dry run's preview of the same week
+    old_preview: Path  # a preview audited before previews named their scope: the whole week's go
+    other_week: Path  # a digest sent in another week that named only the active student
+
+
+def pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+async def digests_of_this_week(factory: SessionFactory, media: Path, world: World) -> DigestFiles:
+    """This week's digests, sent and previewed by the real service: the leaver's reward and results request
+    are in 5А's, the level's and the school's digests; 5Б's names only the active student."""
+    settings = Settings(
+        _env_file=None, database_url="sqlite+aiosqlite://", media_dir=media, timezone="Europe/Moscow"
+    )
+    i18n = I18n(path=LOCALES, default_locale="ru", domain="messages")
+    now = utcnow()
+    period = Period.containing(now, settings.tz)
+    await run_digest(factory, settings, period, now, i18n=i18n)
+    preview = await run_digest(factory, settings, period, now, i18n=i18n, dry_run=True)
+    async with factory() as session:
+        sent = {
+            Path(row.pdf_path).stem.rsplit("-", 1)[-1]: media / row.pdf_path  # type: ignore[arg-type]
+            for row in (await session.exec(select(DigestDelivery))).all()
+        }
+        old_preview = media / "digests/2026-W10/preview/ru/digest-2026-W10-school.pdf"
+        other_week = media / "digests/2026-W11/ru/digest-2026-W11-5Б.pdf"
+        for path in (old_preview, other_week):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"%PDF-1.4 a digest")
+        await audit.record(session, action="digest_exported", channel=AuditChannel.CLI,
+                           student_id=world.leaver, object_type="digest", object_id="2026-W10")  # fmt: skip
+        teacher = (await session.exec(select(DigestDelivery.account_id))).first()
+        session.add(DigestDelivery(period="2026-W11", account_id=teacher, scope="class:2",  # type: ignore[arg-type]
+                                   pdf_path=other_week.relative_to(media).as_posix()))  # fmt: skip
+        await audit.record(session, action="digest_sent", channel=AuditChannel.SYSTEM, actor_account_id=teacher,
+                           student_id=world.active, object_type="digest", object_id="2026-W11")  # fmt: skip
+        await session.commit()
+    previews = {path.stem.rsplit("-", 1)[-1]: path for path in preview.pdfs}
+    assert set(sent) == set(previews) == {"5А", "5Б", "ooo", "school"}
+    return DigestFiles(period.key, sent, previews, old_preview, other_week)
+
+
+async def test_digest_pdfs_naming_the_leaver_are_listed_then_destroyed_and_counted_in_the_act(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    world = await build_world(session_factory, media)
+    files = await digests_of_this_week(session_factory, media, world)
+    naming = [files.sent[s] for s in ("5А", "ooo", "school")] + [
+        files.previews[s] for s in ("5А", "ooo", "school")
+    ]
+    for path in naming:
+        assert "Иванов Пётр" in pdf_text(path), path  # the reward and the request, by name
+    kept = [files.sent["5Б"], files.previews["5Б"], files.other_week, world.other_file]
+    assert "Иванов" not in pdf_text(files.sent["5Б"]) and "Кузнецов Илья" in pdf_text(files.sent["5Б"])
+
+    async with session_factory() as session:
+        dry = await run_retention(session, media, utcnow(), 30, apply=False)
+    expected = sorted(p.relative_to(media).as_posix() for p in [*naming, files.old_preview])
+    assert [item.digests for item in dry.students] == [tuple(expected)]
+    assert all(path.exists() for path in [*naming, files.old_preview, *kept])
+
+    async with session_factory() as session:
+        report = await run_retention(session, media, utcnow(), 30, apply=True)
+
+    assert [item.digests for item in report.students] == [tuple(expected)]
+    assert not any(path.exists() for path in [*naming, files.old_preview])
+    assert all(path.exists() for path in kept)
+    async with session_factory() as session:
+        deliveries = (await session.exec(select(DigestDelivery))).all()
+        destroyed = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "student_records_destroyed"))
+        ).one()
+    # The delivery rows stay (each week's digest goes to each person once), without the destroyed file.
+    assert len(deliveries) == 5
+    assert sorted((row.period, row.pdf_path) for row in deliveries if row.pdf_path) == [
+        ("2026-W11", files.other_week.relative_to(media).as_posix()),
+        (files.week, files.sent["5Б"].relative_to(media).as_posix()),
+    ]
+    assert "digests=7" in (destroyed.details or "")
+    rows = list(csv.reader(io.StringIO(build_act_csv(report, MOSCOW).decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][-1] == "Сводок" and rows[1][1] == "Иванов Пётр" and rows[1][-1] == "7"
+    act = pdf_text_of(build_act_pdf(report, "МАОУ СОШ № 32", MOSCOW))
+    assert "Сводок" in act and "уничтоженные файлы еженедельных сводок" in act
+
+    async with session_factory() as session:
+        again = await run_retention(session, media, utcnow(), 30, apply=True)
+    assert again.students == [] and all(path.exists() for path in kept)
+
+
+def pdf_text_of(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
 def test_every_table_that_points_at_a_student_is_destroyed_with_them() -> None:
     def pointing_at(target: str) -> set[str]:
         return {
@@ -339,6 +447,15 @@ async def _world_for_cli(database_url: str, media: Path) -> World:
         await engine.dispose()
 
 
+async def _world_with_digests_for_cli(database_url: str, media: Path) -> tuple[World, DigestFiles]:
+    world = await _world_for_cli(database_url, media)
+    engine = create_engine(database_url)
+    try:
+        return world, await digests_of_this_week(create_session_factory(engine), media, world)
+    finally:
+        await engine.dispose()
+
+
 def cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], *args: str
 ) -> tuple[int, str, str]:
@@ -356,25 +473,31 @@ def test_the_command_lists_then_destroys_and_writes_the_act(
     monkeypatch.chdir(tmp_path)
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'portfolio.sqlite3'}"
     media, out = tmp_path / "media", tmp_path / "acts"
-    world = asyncio.run(_world_for_cli(database_url, media))
+    world, digests = asyncio.run(_world_with_digests_for_cli(database_url, media))
     env = {"DATABASE_URL": database_url, "MEDIA_DIR": str(media), "SCHOOL_NAME": "МАОУ СОШ № 32"}
+    naming = [digests.sent["5А"], digests.previews["school"], digests.old_preview]
 
     code, stdout, _err = cli(monkeypatch, capsys, env, "retention", "--dry-run", "--out", str(out))
     assert code == 0
     assert f"id {world.leaver}: Иванов Пётр, 5А, выбыл" in stdout and "Файлов без записей: 1" in stdout
-    assert not out.exists() and all(p.exists() for p in world.leaver_files)
+    assert "запросов 1, сводок 7" in stdout
+    for path in naming:
+        assert f"    сводка: {path.relative_to(media).as_posix()}\n" in stdout, path
+    assert digests.sent["5Б"].relative_to(media).as_posix() not in stdout
+    assert not out.exists() and all(p.exists() for p in [*world.leaver_files, *naming])
 
     code, stdout, _err = cli(monkeypatch, capsys, env, "retention", "--apply", "--out", str(out))
     assert code == 0 and "Акт:" in stdout
-    assert not any(p.exists() for p in world.leaver_files)
+    assert not any(p.exists() for p in [*world.leaver_files, *naming])
+    assert digests.sent["5Б"].exists() and digests.previews["5Б"].exists()
     acts = sorted(out.iterdir())
     assert [p.suffix for p in acts] == [".csv", ".pdf"]
     rows = list(csv.reader(io.StringIO(acts[0].read_bytes().decode("utf-8-sig")), delimiter=";"))
-    assert rows[0][:3] == ["№", "Обучающийся", "Класс"]
-    assert rows[1][1:4] == ["Иванов Пётр", "5А", "выбыл"] and rows[1][5:] == ["2", "2", "1", "1"]
+    assert rows[0][:3] == ["№", "Обучающийся", "Класс"] and rows[0][-1] == "Сводок"
+    assert rows[1][1:4] == ["Иванов Пётр", "5А", "выбыл"] and rows[1][5:] == ["2", "2", "1", "1", "7"]
     text = "\n".join(page.extract_text() for page in PdfReader(acts[1]).pages)
     for expected in ("МАОУ СОШ № 32", "Акт об уничтожении персональных данных", "Иванов Пётр", "5А",
-                     "30 дн.", "Председатель комиссии"):  # fmt: skip
+                     "30 дн.", "Председатель комиссии", "Сводок", "2 2 1 1 7"):  # fmt: skip
         assert expected in text, expected
     assert "Смирнова" not in text and "Кузнецов" not in text
 

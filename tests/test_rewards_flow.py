@@ -3,8 +3,10 @@ refusals, leaving, and a restart in the middle."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
+import pytest
 from sqlmodel import select
 
 from models import Achievement, AuditEvent, Reward
@@ -12,6 +14,7 @@ from models.enums import SchoolLevel, StaffRole
 from tests.harness import BotHarness
 from tests.people import add_student, guardian_of, join, staff_member, student_code
 from tests.test_requests_flow import approve, pdf_text
+from tests.test_submission_flow import GARBAGE_IDS
 
 REWARD = "🏅 Поощрить"
 
@@ -218,3 +221,31 @@ async def test_a_preset_reason_is_recorded_in_the_schools_language_whatever_the_
     assert reward.reason == "За отличную учёбу"  # the school's record, as a Russian teacher would leave it
     notice = await parent.wait_for("Поощрение: Благодарность", timeout=10)
     assert "За что: За отличную учёбу" in (notice.text or "")
+
+
+async def test_garbled_class_student_and_page_buttons_are_refused_politely_and_the_wizard_goes_on(
+    bot: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    await add_student(bot, "5А", "Иванов", "Пётр")
+    await add_student(bot, "6Б", "Кузнецов", "Илья")
+    deputy = await staff_member(bot, StaffRole.DEPUTY, level=SchoolLevel.OOO)
+    deputy.send_text("/reward")
+    question = await deputy.wait_for("класс")
+    for value in GARBAGE_IDS:
+        pressed = deputy.press_callback(question.message_id, f"rw:school_class:{value}")
+        assert "Нет доступа к этому классу" in (await pressed.wait_answer())["text"], value
+    deputy.press("6Б")
+    question = await deputy.wait_for("Класс 6Б. Кого поощрить?")
+    for value in GARBAGE_IDS:
+        pressed = deputy.press_callback(question.message_id, f"rw:student:{value}")
+        assert (await pressed.wait_answer())["text"] in (
+            "Эта кнопка устарела.",
+            "Нет доступа к этому ученику.",
+        ), value
+        pressed = deputy.press_callback(question.message_id, f"rw:page:{value}")
+        await pressed.wait_answer()
+    await bot.server.idle()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    deputy.press("Кузнецов Илья")  # the dialogue goes on
+    await deputy.wait_for("Выберите вид поощрения")

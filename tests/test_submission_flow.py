@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import logging
 import random
 
+import pytest
 from PIL import Image
 from sqlmodel import select
 
@@ -387,3 +389,102 @@ async def test_a_second_album_at_a_button_step_gets_one_answer(bot: BotHarness) 
     await parent.wait_for("Сейчас вы добавляете достижение")
     await bot.server.idle()
     assert sum("Сейчас вы добавляете" in (m.text or "") for m in parent.messages) == 1
+
+
+GARBAGE_IDS = ["abc", "", "-1", "0", "1.5", "²", "١٢", str(2**63), str(2**70)]  # none is a row's id
+
+
+def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_garbled_child_and_class_buttons_are_out_of_date_audited_and_the_wizard_goes_on(
+    bot: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    own = await add_student(bot, "5А", "Иванов", "Пётр")
+    sister = await add_student(bot, "7Б", "Иванова", "Ольга")
+    parent = await guardian_of(bot, own, sister)
+    parent.send_text("➕ Добавить достижение")
+    question = await parent.wait_for("Чьё это достижение?")
+    for value in GARBAGE_IDS:
+        for step in ("child", "class", "pick"):
+            data = SubmitCb(step=step, value=value).pack()
+            answer = await parent.press_callback(question.message_id, data).wait_answer()
+            assert answer == {"text": "Эта кнопка устарела.", "show_alert": True, "url": None}, data
+    await bot.server.idle()
+    assert errors_logged(caplog) == []
+    assert parent.read_all() == []  # nothing edited or sent: the question stands
+    async with bot.session_factory() as session:
+        denied = (await session.exec(select(AuditEvent).where(AuditEvent.action == "submit_denied"))).all()
+    assert len(denied) == 2 * len(GARBAGE_IDS)  # the child and pick presses: nobody's child, but attempts
+    assert {(e.allowed, e.student_id, e.channel) for e in denied} == {(False, None, "bot")}
+
+    parent.press("Иванова Ольга")  # the dialogue goes on from the same question
+    await parent.wait_for("Пришлите фото")
+    parent.send_photo(photo())
+    await parent.wait_for("Выберите категорию")
+    parent.press(OLYMPIAD)
+    await parent.wait_for("Какого уровня")
+    parent.press("региональный")
+    await parent.wait_for("Какой результат")
+    parent.press("призёр")
+    await parent.wait_for("Напишите название")
+    parent.send_text("Олимпиада")
+    question = await parent.wait_for("Когда было мероприятие")
+    for value in ("yesterday", "", "abc"):
+        data = SubmitCb(step="date", value=value).pack()
+        answer = await parent.press_callback(question.message_id, data).wait_answer()
+        assert answer["text"] == "Эта кнопка устарела.", data
+    parent.press("Сегодня")
+    await parent.wait_for("Где получено")
+    parent.press("в нашей школе")
+    await parent.wait_for("Проверьте, всё ли верно")
+    parent.press("✅ Подтвердить")
+    await parent.wait_for("отправлено на проверку")
+    assert errors_logged(caplog) == []
+    async with bot.session_factory() as session:
+        assert [a.student_id for a in (await session.exec(select(Achievement))).all()] == [sister]
+
+
+async def test_a_teachers_garbled_class_or_student_press_is_out_of_date_and_the_picker_stays(
+    bot: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    pupil = await add_student(bot, "5А", "Иванов", "Пётр")
+    stranger = await add_student(bot, "9В", "Чужой", "Ученик")
+    teacher = await staff_member(bot, StaffRole.CLASS_TEACHER, class_label="5А")
+    teacher.send_text("➕ Добавить достижение")
+    question = await teacher.wait_for("Выберите класс")
+    for value in [*GARBAGE_IDS, "999999"]:  # and a class that doesn't exist
+        data = SubmitCb(step="class", value=value).pack()
+        assert (await teacher.press_callback(question.message_id, data).wait_answer())["text"] == (
+            "Эта кнопка устарела."
+        ), data
+        pressed = teacher.press_callback(question.message_id, SubmitCb(step="pick", value=value).pack())
+        assert (await pressed.wait_answer())["text"] == "Эта кнопка устарела.", data  # no class chosen yet
+    teacher.press("5А")
+    picker = await teacher.wait_for("Отметьте ученика")
+    for value in GARBAGE_IDS:
+        data = SubmitCb(step="pick", value=value).pack()
+        assert (await teacher.press_callback(picker.message_id, data).wait_answer())["text"] == (
+            "Эта кнопка устарела."
+        ), data
+    forged = SubmitCb(step="pick", value=str(stranger)).pack()  # another class's: not on this picker
+    assert (await teacher.press_callback(picker.message_id, forged).wait_answer())["text"] == (
+        "Эта кнопка устарела."
+    )
+    await bot.server.idle()
+    assert "выбрано: 0" in str(teacher.buttons()) and errors_logged(caplog) == []
+    teacher.press("Иванов Пётр")
+    teacher.press("Готово")
+    await teacher.wait_for("Пришлите фото")
+    teacher.send_photo(photo())
+    await answer_wizard(teacher)
+    await teacher.wait_for("сразу одобрено")
+    async with bot.session_factory() as session:
+        assert [a.student_id for a in (await session.exec(select(Achievement))).all()] == [pupil]
+        denied = (await session.exec(select(AuditEvent).where(AuditEvent.action == "submit_denied"))).all()
+    # Every press meant to pick a child, before and after the class: refused attempts on the register.
+    assert sorted((e.student_id or 0) for e in denied) == [0] * (2 * len(GARBAGE_IDS) + 1) + [stranger]
+    assert errors_logged(caplog) == []

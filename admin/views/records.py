@@ -106,11 +106,20 @@ class ResultsRequestView(ScopedView, model=ResultsRequest):
     category = "Учёт"
     student_column = ResultsRequest.__table__.c.student_id
     shows_students = True
-    column_list = ["number", "created_at", "student_id", "scope", "achievements_count", "rewards_count"]
+    column_list = [
+        "number",
+        "created_at",
+        "student_id",
+        "class_label",
+        "scope",
+        "achievements_count",
+        "rewards_count",
+    ]
     column_details_list = [
         "number",
         "created_at",
         "student_id",
+        "class_label",
         "scope",
         "achievements_count",
         "rewards_count",
@@ -120,6 +129,7 @@ class ResultsRequestView(ScopedView, model=ResultsRequest):
         "number": "Номер",
         "created_at": "Дата",
         "student_id": "Ученик",
+        "class_label": "Класс в выписке",
         "scope": "Период",
         "achievements_count": "Достижений в выписке",
         "rewards_count": "Поощрений в выписке",
@@ -129,6 +139,7 @@ class ResultsRequestView(ScopedView, model=ResultsRequest):
     column_default_sort = [("created_at", True)]
     column_formatters = {
         "student_id": lambda r, _n, request: student_name_of(request, r.student_id),
+        "class_label": lambda r, _n: r.class_label or "—",  # not kept for requests of before 0005
         "scope": lambda r, _n: "текущий учебный год" if r.scope == RequestScope.CURRENT_YEAR else "все годы",
     }
     column_formatters_detail = column_formatters

@@ -1,6 +1,7 @@
 """`python -m bot retention --dry-run|--apply [--out DIR]`: destroy the records of students who left or
-graduated more than RETENTION_DAYS ago, and evidence files no record owns; `--apply` writes the act of
-destruction (CSV and PDF) to DIR. A dry run lists what would go and changes nothing."""
+graduated more than RETENTION_DAYS ago, the digest PDFs naming them, and evidence files no record owns;
+`--apply` writes the act of destruction (CSV and PDF) to DIR. A dry run lists what would go (each digest
+PDF too) and changes nothing."""
 
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def format_report(report: RetentionReport, settings: Settings) -> str:
             "  "
             + _(
                 "id {id}: {name}, {class_label}, {status} с {since}: достижений {achievements}, "
-                "файлов {files}, поощрений {rewards}, запросов {requests}"
+                "файлов {files}, поощрений {rewards}, запросов {requests}, сводок {digests}"
             ).format(
                 id=item.student_id,
                 name=item.full_name,
@@ -91,8 +92,10 @@ def format_report(report: RetentionReport, settings: Settings) -> str:
                 files=item.files,
                 rewards=item.rewards,
                 requests=item.requests,
+                digests=len(item.digests),
             )
         )
+        lines.extend("    " + _("сводка: {path}").format(path=path) for path in item.digests)
     if not report.students:
         lines.append("  " + _("учеников, чей срок хранения истёк, нет"))
     lines.append(_("Файлов без записей: {count}").format(count=len(report.orphan_files)))

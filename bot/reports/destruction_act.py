@@ -14,7 +14,7 @@ from bot.services.retention import RetentionReport
 from models.enums import StudentStatus
 
 # mm, 180 in all: no header word is split, and a row number up to «999» stays whole.
-TABLE_WIDTHS = (9, 49, 12, 18, 18, 22, 14, 21, 17)
+TABLE_WIDTHS = (9, 34, 12, 18, 18, 23, 14, 21, 17, 14)
 
 
 def status_label(status: StudentStatus) -> str:
@@ -32,6 +32,7 @@ def _headers() -> list[str]:
         _("Файлов"),
         _("Поощрений"),
         _("Запросов"),
+        _("Сводок"),
     ]
 
 
@@ -47,6 +48,7 @@ def _rows(report: RetentionReport, tz: tzinfo) -> list[list[str]]:
             str(item.files),
             str(item.rewards),
             str(item.requests),
+            str(len(item.digests)),
         ]
         for number, item in enumerate(report.students, start=1)
     ]
@@ -96,9 +98,20 @@ def build_act_pdf(report: RetentionReport, school_name: str, tz: tzinfo) -> byte
         new_y=YPos.NEXT,
     )
     pdf.ln(2)
-    rows = _rows(report, tz) or [["—", _("нет"), "", "", "", "0", "0", "0", "0"]]
+    rows = _rows(report, tz) or [["—", _("нет"), "", "", "", "0", "0", "0", "0", "0"]]
     pdf.simple_table(_headers(), rows, TABLE_WIDTHS, font_size=7.5)
     pdf.ln(3)
+    pdf.multi_cell(
+        0,
+        5,
+        _(
+            "«Сводок» — уничтоженные файлы еженедельных сводок (PDF), в которых назван обучающийся; "
+            "сводка, где названы и другие обучающиеся, уничтожена целиком."
+        ),
+        align=Align.L,
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
     pdf.multi_cell(
         0,
         5,

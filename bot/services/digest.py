@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 NOTIFICATION_KIND = "digest"
 DIGESTS_DIR = "digests"  # under MEDIA_DIR: the outbox sends documents from there
+# A dry run's audit rows name the previews' scope («preview=5А»): retention finds the files naming a child.
+PREVIEW_DETAILS = "preview="
 DIGEST_ROLES = (StaffRole.ADMIN, StaffRole.DEPUTY, StaffRole.CLASS_TEACHER)
 _SCOPE_KEY_LENGTH = 32  # DigestDelivery.scope
 
@@ -331,7 +333,8 @@ async def run_digest(
     async with session_factory() as session:
         if dry_run:  # the files hold children's data: an export
             for digest in {item.digest.scope.key: item.digest for item in prepared}.values():
-                await _audit(session, digest, "digest_exported", channel, None)
+                details = PREVIEW_DETAILS + digest.scope.slug  # the file's name, in every language
+                await _audit(session, digest, "digest_exported", channel, None, details)
         else:
             for item in prepared:
                 account_id = item.recipient.account.id
@@ -481,7 +484,12 @@ async def record_downloaded(
 
 
 async def _audit(
-    session: AsyncSession, digest: Digest, action: str, channel: AuditChannel, recipient_id: int | None
+    session: AsyncSession,
+    digest: Digest,
+    action: str,
+    channel: AuditChannel,
+    recipient_id: int | None,
+    details: str | None = None,
 ) -> None:
     """One audit row per child named in the digest: it shows their data to the recipient (or a file)."""
     for student_id in sorted(digest.student_ids):
@@ -493,4 +501,5 @@ async def _audit(
             student_id=student_id,
             object_type="digest",
             object_id=digest.period.key,
+            details=details,
         )

@@ -254,6 +254,7 @@ async def _requests(
         Column(_("Заявитель"), 28),
         Column(_("Ученик"), 32),
         Column(_("Класс"), 8),
+        Column(_("Класс в выписке"), 10),
         Column(_("Период выписки"), 22),
         Column(_("Достижений"), 12, ColumnType.NUMBER),
         Column(_("Поощрений"), 12, ColumnType.NUMBER),
@@ -266,6 +267,7 @@ async def _requests(
             requester.name if requester else "—",
             pupils[request.student_id].name,
             pupils[request.student_id].class_label,
+            request.class_label,  # None for requests registered before the class was kept
             _request_scope(request, tz),
             request.achievements_count,
             request.rewards_count,

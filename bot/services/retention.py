@@ -6,8 +6,17 @@ rewards, results requests, guardian links, invites, the consent history, notific
 dialogues in progress about them (FSM drafts in the database), and the student row itself (every table
 with a foreign key to `student` is in `DESTROYED_WITH_STUDENT`; a test fails when a new one appears). The student's own Telegram account stays (the audit log refers to it) with
 its names blanked. The audit log keeps its rows (its `student_id` has no foreign key) and gets one
-«destroyed» event per student, without names. Each student goes in a transaction of its own; files are
-removed after the commit, so a crash can leave only an orphan file, which the orphan sweep takes later.
+«destroyed» event per student, without names. Each student goes in a transaction of its own; evidence
+files are removed after the commit, so a crash can leave only an orphan file, which the orphan sweep takes
+later.
+
+Weekly digest PDFs that name the student go too (`digest_files_naming`): the audit log has a row per child
+named in each digest, `digest_sent` (the recipient as actor, the week as object) whose delivery row holds
+the PDF's path, and `digest_exported` for a dry run's previews under `digests/<week>/preview/` (its details
+name the preview's scope; an older row without them stands for every preview of that week). A PDF names
+the other children of its scope as well: it goes all the same. These files are removed before the
+student's transaction commits (no sweep would find them once the student is gone), and the delivery rows
+that pointed at them keep their week and recipient, without the path.
 """
 
 from __future__ import annotations
@@ -24,11 +33,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services import audit
+from bot.services.digest import DIGESTS_DIR, PREVIEW_DETAILS
 from models import (
     Account,
     Achievement,
     AchievementStatusChange,
+    AuditEvent,
     Consent,
+    DigestDelivery,
     EvidenceFile,
     FsmRecord,
     GuardianLink,
@@ -49,6 +61,8 @@ ORPHAN_MIN_AGE = timedelta(days=1)
 # Where `evidence.store` puts files under MEDIA_DIR: ab/cd/abcd<28 more hex>.<ext>. Nothing else matches,
 # so the sweep never touches other files kept in MEDIA_DIR.
 _EVIDENCE_PATH = re.compile(r"^([0-9a-f]{2})/([0-9a-f]{2})/\1\2[0-9a-f]{28}\.[a-z0-9]{1,5}$")
+# The week an audit row of a digest names (`Period.key`), before it goes into a path.
+_WEEK_KEY = re.compile(r"^\d{4}-W\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,7 @@ class StudentToDestroy:
     files: int
     rewards: int
     requests: int
+    digests: tuple[str, ...] = ()  # digest PDFs on disk that name the student, relative to MEDIA_DIR
 
 
 @dataclass(frozen=True)
@@ -77,8 +92,11 @@ async def _count(session: AsyncSession, query: object) -> int:
     return int((await session.exec(query)).one())  # type: ignore[call-overload]
 
 
-async def students_due(session: AsyncSession, now: datetime, retention_days: int) -> list[StudentToDestroy]:
-    """Students who left or graduated more than `retention_days` ago, with what would be destroyed."""
+async def students_due(
+    session: AsyncSession, now: datetime, retention_days: int, media_dir: Path | None = None
+) -> list[StudentToDestroy]:
+    """Students who left or graduated more than `retention_days` ago, with what would be destroyed
+    (the digest PDFs naming them are looked for under `media_dir`, when given)."""
     cutoff = now - timedelta(days=retention_days)
     rows = (
         await session.exec(
@@ -113,17 +131,89 @@ async def students_due(session: AsyncSession, now: datetime, retention_days: int
                 requests=await _count(
                     session, select(func.count()).where(ResultsRequest.student_id == student.id)
                 ),
+                digests=(
+                    await digest_files_naming(session, media_dir, student.id)  # type: ignore[arg-type]
+                    if media_dir is not None
+                    else ()
+                ),
             )
         )
     return due
 
 
-async def destroy_student(
-    session: AsyncSession, item: StudentToDestroy, retention_days: int, channel: AuditChannel
+async def digest_files_naming(session: AsyncSession, media_dir: Path, student_id: int) -> tuple[str, ...]:
+    """The digest PDFs on disk (relative to MEDIA_DIR, sorted) that named the student: the files sent to
+    each recipient the audit log says saw them in a week's digest, and a dry run's previews of that week."""
+    named = (AuditEvent.student_id == student_id, col(AuditEvent.object_type) == "digest")
+    # The files sent: the delivery row of each (week, recipient) the audit log saw the student shown to.
+    sent = set(
+        (
+            await session.exec(
+                select(DigestDelivery.pdf_path)
+                .join(
+                    AuditEvent,
+                    (col(AuditEvent.object_id) == col(DigestDelivery.period))
+                    & (col(AuditEvent.actor_account_id) == col(DigestDelivery.account_id)),
+                )
+                .where(*named, AuditEvent.action == "digest_sent", col(DigestDelivery.pdf_path).is_not(None))
+                .distinct()
+            )
+        ).all()
+    )
+    previews: set[tuple[str, str | None]] = set()  # (week, the preview's scope slug, or None: every one)
+    for week, details in (
+        await session.exec(
+            select(AuditEvent.object_id, AuditEvent.details)
+            .where(*named, AuditEvent.action == "digest_exported")
+            .distinct()
+        )
+    ).all():
+        if week is None or not _WEEK_KEY.match(week):
+            continue
+        has_slug = details is not None and details.startswith(PREVIEW_DETAILS)
+        previews.add((week, details.removeprefix(PREVIEW_DETAILS) if has_slug else None))  # type: ignore[union-attr]
+    candidates = {path for path in sent if path}
+    found = await asyncio.to_thread(_digest_files_on_disk, media_dir, candidates, previews)
+    return tuple(found)
+
+
+def _digest_files_on_disk(
+    media_dir: Path, candidates: set[str], previews: set[tuple[str, str | None]]
 ) -> list[str]:
-    """Delete one student's records and write the audit event; commits. Returns the evidence files
+    root = (media_dir / DIGESTS_DIR).resolve()
+    found = set()
+    for relative in candidates:
+        path = (media_dir / relative).resolve()
+        if path.is_relative_to(root) and path.is_file():  # never anything outside MEDIA_DIR/digests
+            found.add(path.relative_to(media_dir.resolve()).as_posix())
+    for week, slug in previews:
+        folder = root / week / "preview"
+        if not folder.is_dir():
+            continue
+        for path in folder.glob("*/*.pdf"):
+            if path.is_file() and (slug is None or path.name == f"digest-{week}-{slug}.pdf"):
+                found.add(path.relative_to(media_dir.resolve()).as_posix())
+    return sorted(found)
+
+
+async def destroy_student(
+    session: AsyncSession,
+    item: StudentToDestroy,
+    retention_days: int,
+    channel: AuditChannel,
+    media_dir: Path | None = None,
+) -> list[str]:
+    """Delete one student's records and write the audit event; commits. The digest PDFs naming the
+    student (`item.digests`, under `media_dir`) are removed before the commit. Returns the evidence files
     (relative paths) that no longer belong to any record, for the caller to remove."""
     student_id = item.student_id
+    if item.digests:
+        if media_dir is None:
+            raise ValueError("media_dir is needed to remove the digest PDFs")
+        await asyncio.to_thread(remove_files, media_dir, list(item.digests))
+        await session.exec(
+            update(DigestDelivery).where(col(DigestDelivery.pdf_path).in_(item.digests)).values(pdf_path=None)
+        )
     achievement_ids = select(Achievement.id).where(Achievement.student_id == student_id)
     paths = set(
         (
@@ -165,7 +255,7 @@ async def destroy_student(
         details=(
             f"status={item.status} since={item.status_since.date().isoformat()} "
             f"retention_days={retention_days} achievements={item.achievements} files={item.files} "
-            f"rewards={item.rewards} requests={item.requests}"
+            f"rewards={item.rewards} requests={item.requests} digests={len(item.digests)}"
         ),
     )
     await session.commit()
@@ -236,11 +326,11 @@ async def run_retention(
     channel: AuditChannel = AuditChannel.CLI,
 ) -> RetentionReport:
     """Find what is due and, with `apply`, destroy it. A dry run reads only."""
-    due = await students_due(session, now, retention_days)
+    due = await students_due(session, now, retention_days, media_dir)
     orphans = await orphan_files(session, media_dir, now)
     if apply:
         for item in due:
-            files = await destroy_student(session, item, retention_days, channel)
+            files = await destroy_student(session, item, retention_days, channel, media_dir)
             await asyncio.to_thread(remove_files, media_dir, files)
         await asyncio.to_thread(remove_files, media_dir, orphans)
         if orphans:
