@@ -115,16 +115,7 @@ class ResultsRequestView(ScopedView, model=ResultsRequest):
         "achievements_count",
         "rewards_count",
     ]
-    column_details_list = [
-        "number",
-        "created_at",
-        "student_id",
-        "class_label",
-        "scope",
-        "achievements_count",
-        "rewards_count",
-        "extract_sha256",
-    ]
+    column_details_list = [*column_list, "extract_sha256"]
     column_labels = {
         "number": "Номер",
         "created_at": "Дата",
