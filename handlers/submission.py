@@ -430,11 +430,11 @@ async def cb_choice(
     try:
         value = vocabulary[callback_data.step](callback_data.value)
     except ValueError:
-        await query.answer(_("Эта кнопка устарела."), show_alert=True)
+        await _stale(query)
         return
     data = await state.get_data()
     if callback_data.step == "result" and value not in results_for(Category(data["category"])):
-        await query.answer(_("Эта кнопка устарела."), show_alert=True)
+        await _stale(query)
         return
     await query.answer()
     update = {callback_data.step: value.value}

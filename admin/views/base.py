@@ -3,7 +3,6 @@ default, Russian labels, and rendering of our own templates."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
@@ -19,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin.context import LIST_TZ, class_ids_of, ctx_of, principal_of
+from bot.callbacks import row_id
 from bot.i18n_text import _
 from bot.services import audit
 from bot.services.access import Action
@@ -74,12 +74,12 @@ class RecordIdConvertor(IntegerConvertor):
 
 
 register_url_convertor("id", RecordIdConvertor())
-_RECORD_ID = re.compile(RecordIdConvertor.regex)
 
 
 def is_record_id(text: object) -> bool:
-    """Whether `text` (an id from an address or a form) can be a record's id at all."""
-    return isinstance(text, str) and _RECORD_ID.fullmatch(text) is not None
+    """Whether `text` (an id from an address or a form) can be a record's id at all: what the bot's
+    buttons accept as one (`bot.callbacks.row_id`)."""
+    return isinstance(text, str) and row_id(text) is not None
 
 
 def enum_label(enum: type[StrEnum], value: object) -> str:

@@ -93,10 +93,10 @@ async def _count(session: AsyncSession, query: object) -> int:
 
 
 async def students_due(
-    session: AsyncSession, now: datetime, retention_days: int, media_dir: Path | None = None
+    session: AsyncSession, now: datetime, retention_days: int, media_dir: Path
 ) -> list[StudentToDestroy]:
     """Students who left or graduated more than `retention_days` ago, with what would be destroyed
-    (the digest PDFs naming them are looked for under `media_dir`, when given)."""
+    (the digest PDFs naming them are looked for under `media_dir`)."""
     cutoff = now - timedelta(days=retention_days)
     rows = (
         await session.exec(
@@ -131,11 +131,7 @@ async def students_due(
                 requests=await _count(
                     session, select(func.count()).where(ResultsRequest.student_id == student.id)
                 ),
-                digests=(
-                    await digest_files_naming(session, media_dir, student.id)  # type: ignore[arg-type]
-                    if media_dir is not None
-                    else ()
-                ),
+                digests=await digest_files_naming(session, media_dir, student.id),  # type: ignore[arg-type]
             )
         )
     return due
@@ -201,15 +197,13 @@ async def destroy_student(
     item: StudentToDestroy,
     retention_days: int,
     channel: AuditChannel,
-    media_dir: Path | None = None,
+    media_dir: Path,
 ) -> list[str]:
     """Delete one student's records and write the audit event; commits. The digest PDFs naming the
     student (`item.digests`, under `media_dir`) are removed before the commit. Returns the evidence files
     (relative paths) that no longer belong to any record, for the caller to remove."""
     student_id = item.student_id
     if item.digests:
-        if media_dir is None:
-            raise ValueError("media_dir is needed to remove the digest PDFs")
         await asyncio.to_thread(remove_files, media_dir, list(item.digests))
         await session.exec(
             update(DigestDelivery).where(col(DigestDelivery.pdf_path).in_(item.digests)).values(pdf_path=None)
