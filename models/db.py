@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import sqlite_driver
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -36,7 +38,9 @@ def create_engine(database_url: str) -> AsyncEngine:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # hide_parameters: errors must not carry personal data (names, dialogue state) into the logs.
-        engine = create_async_engine(url, connect_args={"timeout": 10}, hide_parameters=True)
+        engine = create_async_engine(
+            url, module=sqlite_driver.dbapi(), connect_args={"timeout": 10}, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)

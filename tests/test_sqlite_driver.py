@@ -1,0 +1,99 @@
+"""The one-trip SQLite adapter behaves as SQLAlchemy's own aiosqlite adapter, with fewer thread trips."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import exc, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from models import sqlite_driver
+from models.db import create_engine
+
+
+@pytest.fixture(params=["ours", "stock"])
+async def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'driver.sqlite3'}"
+    engine = create_engine(url) if request.param == "ours" else create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+    yield engine
+    await engine.dispose()
+
+
+async def test_the_app_engine_uses_the_one_trip_adapter(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.sqlite3'}")
+    try:
+        assert isinstance(engine.dialect.dbapi, sqlite_driver.OneTripDBAPI)
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            assert isinstance(raw.dbapi_connection, sqlite_driver.OneTripConnection)
+    finally:
+        await engine.dispose()
+
+
+async def test_rows_rowcount_lastrowid_and_executemany(any_engine: AsyncEngine) -> None:
+    async with any_engine.begin() as connection:
+        inserted = await connection.execute(text("INSERT INTO item (name) VALUES ('первый')"))
+        assert inserted.lastrowid == 1
+        await connection.execute(
+            text("INSERT INTO item (name) VALUES (:name)"), [{"name": "b"}, {"name": "c"}]
+        )
+        updated = await connection.execute(text("UPDATE item SET name = name || '!' WHERE id > 1"))
+        assert updated.rowcount == 2
+        returned = await connection.execute(text("INSERT INTO item (name) VALUES ('d') RETURNING id, name"))
+        assert returned.mappings().all() == [{"id": 4, "name": "d"}]
+    async with any_engine.connect() as connection:
+        result = await connection.execute(text("SELECT id, name FROM item ORDER BY id"))
+        assert list(result.keys()) == ["id", "name"]
+        assert result.all() == [(1, "первый"), (2, "b!"), (3, "c!"), (4, "d")]
+        empty = await connection.execute(text("SELECT id FROM item WHERE id < 0"))
+        assert empty.all() == []
+
+
+async def test_rollback_undoes_writes_and_errors_are_sqlalchemys(any_engine: AsyncEngine) -> None:
+    async with any_engine.connect() as connection:
+        await connection.execute(text("INSERT INTO item (name) VALUES ('kept')"))
+        await connection.commit()
+        await connection.execute(text("INSERT INTO item (name) VALUES ('dropped')"))
+        await connection.rollback()
+        with pytest.raises(exc.IntegrityError):
+            await connection.execute(text("INSERT INTO item (name) VALUES ('kept')"))
+        await connection.rollback()
+        with pytest.raises(exc.OperationalError):
+            await connection.execute(text("SELECT nothing FROM nowhere"))
+        await connection.rollback()
+        names = (await connection.execute(text("SELECT name FROM item"))).scalars().all()
+    assert names == ["kept"]
+
+
+async def test_one_trip_per_statement_and_none_to_end_a_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the adapter is for: SQLAlchemy's own makes four trips per statement and one per rollback."""
+    trips: list[str] = []
+    real_execute = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await real_execute(self, fn, *args, **kwargs)
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.sqlite3'}")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))  # the first connection's set-up trips
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 41 + 1"))).scalar_one() == 42
+        assert trips == ["_run"]  # the statement; closing a read-only connection costs nothing
+        trips.clear()
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            await connection.execute(text("INSERT INTO t VALUES (1)"))
+        assert trips == ["_run", "_run", "commit"]
+    finally:
+        await engine.dispose()
