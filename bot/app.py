@@ -19,6 +19,7 @@ import handlers
 from bot.background import Background
 from bot.config import Settings
 from bot.i18n_text import _
+from bot.inline_filters import check_filters_inline
 from bot.middlewares.context import ContextMiddleware
 from bot.middlewares.i18n import AccountI18nMiddleware
 from bot.replies import ExpiredQueryAnswers
@@ -63,6 +64,7 @@ def create_dispatcher(
     i18n = i18n or create_i18n(settings)
     dispatcher.update.outer_middleware(AccountI18nMiddleware(i18n))
     dispatcher.include_routers(*handlers.routers())
+    check_filters_inline(dispatcher)
     dispatcher.errors.register(on_error)
     dispatcher.startup.register(set_commands)
     dispatcher.startup.register(background.start)
