@@ -52,6 +52,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[Figure]:
         print(f"throughput: the echo bot, {ours.load.updates + ours.latency.updates} updates …", flush=True)
         echo = await throughput.run_echo(workdir, ours, args.concurrency)
         figures += throughput.figures(ours, echo, args.users, args.concurrency)
+        print("latency by kind of update (ms, slowest first):")
+        for kind, row in throughput.by_kind(ours.latency).items():
+            print(f"  {kind:24} {row['count']:4.0f}×  p50 {row['p50']:6.1f}  max {row['max']:6.1f}")
         if profile is not None:
             throughput.print_profile(profile)
     if "pdf" in args.only:

@@ -40,6 +40,18 @@ GLOBAL_LIMIT = 30  # messages a second to anyone (Telegram's documented limit)
 PER_CHAT_INTERVAL = 1.0  # seconds between messages to one chat
 
 
+def update_kind(update: dict[str, Any]) -> str:
+    """What an update is, for the latency by kind: «press rv» (a button's callback prefix), «photo», or
+    the command or first word of a text («/start», «📚»)."""
+    if "callback_query" in update:
+        return "press " + str(update["callback_query"].get("data", "")).split(":")[0]
+    message = update["message"]
+    if "photo" in message:
+        return "photo"
+    words = str(message.get("text", "")).split()
+    return "text " + (words[0] if words else "")
+
+
 class BenchUser(FakeUser):
     """A FakeUser that waits on its own chat's pulse instead of the server-wide one, and notes the kind
     of every update it sends ("text", "photo" or "press") so that the echo run can replay them."""
@@ -95,8 +107,9 @@ class BenchServer(TelegramServer):
         self.enforce_flood_limits = enforce_flood_limits
         self._chat_pulses: dict[int, _Pulse] = {}
         self._offered_at: dict[int, float] = {}  # update id -> when first offered
-        self._waiting: dict[Any, tuple[int, float]] = {}  # chat id or query id -> (update id, offered)
+        self._waiting: dict[Any, tuple[str, float]] = {}  # chat id or query id -> (kind, offered)
         self.latencies: list[float] = []  # seconds, offer -> reply, in the order replies came
+        self.latency_kinds: list[str] = []  # what each of `latencies` answered (see `update_kind`)
         self.status_counts: dict[int, int] = {}  # HTTP status of every answered call
         self.sent: list[tuple[float, int, str]] = []  # (arrival, chat id, text or caption) of accepted sends
         self._recent_sends: deque[float] = deque()
@@ -122,6 +135,7 @@ class BenchServer(TelegramServer):
 
     def reset_measurements(self) -> None:
         self.latencies.clear()
+        self.latency_kinds.clear()
         self.status_counts.clear()
         self.sent.clear()
         self.too_late.clear()
@@ -138,9 +152,9 @@ class BenchServer(TelegramServer):
                 continue  # offered again (not confirmed yet): the first offer counts
             self._offered_at[update_id] = now
             if "callback_query" in update:
-                self._waiting[("query", update["callback_query"]["id"])] = (update_id, now)
+                self._waiting[("query", update["callback_query"]["id"])] = (update_kind(update), now)
             elif "message" in update:
-                self._waiting[update["message"]["chat"]["id"]] = (update_id, now)
+                self._waiting[update["message"]["chat"]["id"]] = (update_kind(update), now)
         return batch
 
     # -- replies --------------------------------------------------------------------------------------------
@@ -161,7 +175,9 @@ class BenchServer(TelegramServer):
     def _replied(self, key: Any, arrived: float) -> None:
         waiting = self._waiting.pop(key, None)
         if waiting is not None:
-            self.latencies.append(arrived - waiting[1])
+            kind, offered = waiting
+            self.latencies.append(arrived - offered)
+            self.latency_kinds.append(kind)
 
     def _apply_injected_failures(self, method: str, params: dict[str, Any]) -> None:
         super()._apply_injected_failures(method, params)

@@ -34,6 +34,7 @@ class Phase:
     elapsed: float
     failures: int
     latencies: list[float]
+    latency_kinds: list[str]  # what each latency answered
     late_presses: int  # answered after Telegram's 15 s lifetime of a press: refused, the user saw a spinner
     replay: list[tuple[list[str], bool]] = field(default_factory=list)  # (kinds, reviewer) per person
 
@@ -77,6 +78,7 @@ async def play(server: BenchServer, cast: Cast, concurrency: int) -> Phase:
         elapsed=elapsed,
         failures=len(failures),
         latencies=list(server.latencies),
+        latency_kinds=list(server.latency_kinds),
         late_presses=len(server.too_late),
         replay=replay,
     )
@@ -202,6 +204,7 @@ def figures(ours: BotRun, echo: BotRun, users: int, concurrency: int) -> list[Fi
             f"ours − echo < {P99_MARGIN * ms:.0f} ms",
             p99_ours - p99_echo < P99_MARGIN,
             "ratio column: the difference in ms",
+            {"by_kind_ms": by_kind(ours.latency)},
         ),
         Figure(
             "memory (peak RSS)",
@@ -215,6 +218,18 @@ def figures(ours: BotRun, echo: BotRun, users: int, concurrency: int) -> list[Fi
             "VmHWM of the bot process at the end of the throughput run",
         ),
     ]
+
+
+def by_kind(phase: Phase) -> dict[str, dict[str, float]]:
+    """Latency of each kind of update (count, p50, max in ms), slowest first: where p99 comes from."""
+    kinds: dict[str, list[float]] = {}
+    for kind, latency in zip(phase.latency_kinds, phase.latencies, strict=True):
+        kinds.setdefault(kind, []).append(latency * 1000)
+    rows = {
+        kind: {"count": len(values), "p50": percentile(values, 50), "max": max(values)}
+        for kind, values in kinds.items()
+    }
+    return dict(sorted(rows.items(), key=lambda item: -item[1]["max"]))
 
 
 def print_profile(path: Path, top: int = 30) -> None:

@@ -22,6 +22,7 @@ from bot.i18n_text import _
 from bot.inline_filters import check_filters_inline
 from bot.middlewares.context import ContextMiddleware
 from bot.middlewares.i18n import AccountI18nMiddleware
+from bot.middlewares.in_flight import InFlightUpdates
 from bot.replies import ExpiredQueryAnswers
 from bot.response_types import PinResponseModels
 from bot.storage import DatabaseStorage
@@ -58,6 +59,8 @@ def create_dispatcher(
     # chat, FIFO); different chats stay concurrent. With Redis the lock is shared by every instance.
     isolation = SimpleEventIsolation() if isinstance(storage, DatabaseStorage) else storage.create_isolation()
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation)
+    in_flight = InFlightUpdates()
+    dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(
         ContextMiddleware(session_factory, settings.default_locale, on_queued=background.sender.wake)
     )
@@ -68,6 +71,7 @@ def create_dispatcher(
     dispatcher.errors.register(on_error)
     dispatcher.startup.register(set_commands)
     dispatcher.startup.register(background.start)
+    dispatcher.shutdown.register(in_flight.drain)  # before anything the handlers use is stopped
     dispatcher.shutdown.register(background.stop)
     dispatcher["i18n_instance"] = i18n
     dispatcher["settings"] = settings

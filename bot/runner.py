@@ -18,6 +18,7 @@ import handlers
 from bot.app import create_bot, create_dispatcher, create_i18n
 from bot.background import Background
 from bot.config import Settings
+from bot.long_lived import freeze_long_lived
 from bot.storage import create_storage
 from models.db import SessionFactory, create_engine, create_session_factory
 
@@ -68,6 +69,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 async def run_bot(settings: Settings) -> None:
     async with runtime(settings) as rt, serving_admin(rt):
+        freeze_long_lived()  # everything is built: from here on the collector looks at updates' objects
         if settings.webhook_url:
             await _serve_webhook(rt)
         else:

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import multiprocessing
 import os
@@ -38,6 +37,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
 from bot.i18n_text import _, in_language
+from bot.long_lived import frozen_for_fork
 from bot.reports.digest_pdf import build_digest_pdf
 from bot.reports.pdf import read_fonts
 from bot.services import audit, outbox
@@ -405,21 +405,18 @@ async def _write_pdfs(settings: Settings, pdfs: dict[str, tuple[Digest, str]], i
     loop = asyncio.get_running_loop()
     workers = min(len(pdfs), os.cpu_count() or 1)
     read_fonts()  # once, here: every worker inherits them
-    # Frozen, the objects the workers inherit are left alone by the workers' garbage collector, which
-    # would otherwise touch them all and make the system copy every page of this process into each.
-    gc.freeze()
-    try:
-        with ProcessPoolExecutor(
+    with (
+        frozen_for_fork(),
+        ProcessPoolExecutor(
             workers, mp_context=_WORKER_START, initializer=_start_pdf_worker, initargs=(i18n,)
-        ) as pool:
-            built = await asyncio.gather(
-                *(
-                    loop.run_in_executor(pool, _digest_pdf, settings.school_name, digest, language)
-                    for digest, language in pdfs.values()
-                )
+        ) as pool,
+    ):
+        built = await asyncio.gather(
+            *(
+                loop.run_in_executor(pool, _digest_pdf, settings.school_name, digest, language)
+                for digest, language in pdfs.values()
             )
-    finally:
-        gc.unfreeze()
+        )
     for relative, pdf in zip(pdfs, built, strict=True):
         _write_atomically(settings.media_dir / relative, pdf)
 
