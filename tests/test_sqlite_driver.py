@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,77 @@ async def test_one_trip_per_statement_and_none_to_end_a_read(
         assert trips == ["_run", "_run", "commit"]
     finally:
         await engine.dispose()
+
+
+async def test_writers_take_turns_in_the_order_they_asked(tmp_path: Path) -> None:
+    """A second writer waits for the first to commit on this process's turn, not in SQLite's busy loop."""
+    database = tmp_path / "turns.sqlite3"
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)"))
+        order: list[str] = []
+
+        async def write(name: str, hold: asyncio.Event | None = None) -> None:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO item (name) VALUES (:name)"), {"name": name})
+                order.append(f"{name} wrote")
+                if hold is not None:
+                    await hold.wait()
+            order.append(f"{name} committed")
+
+        hold = asyncio.Event()
+        first = asyncio.create_task(write("first", hold))
+        await asyncio.sleep(0.05)
+        second, third = asyncio.create_task(write("second")), asyncio.create_task(write("third"))
+        await asyncio.sleep(0.2)
+        assert order == ["first wrote"]  # the others wait for their turn...
+        assert sqlite_driver._turn_of(str(database)).locked()
+        hold.set()
+        await asyncio.gather(first, second, third)
+        assert order == [  # ...and take it in the order they asked, each as soon as the one before ends
+            "first wrote",
+            "first committed",
+            "second wrote",
+            "second committed",
+            "third wrote",
+            "third committed",
+        ]
+        assert not sqlite_driver._turn_of(str(database)).locked()
+    finally:
+        await engine.dispose()
+
+
+async def test_the_turn_comes_back_after_rollback_failure_and_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "back.sqlite3"
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    turn = None
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+            await connection.execute(text("INSERT INTO item (name) VALUES ('a')"))
+        turn = sqlite_driver._turn_of(str(database))
+        assert not turn.locked()
+        async with engine.connect() as connection:
+            await connection.execute(text("INSERT INTO item (name) VALUES ('b')"))
+            assert turn.locked()
+            await connection.rollback()
+            assert not turn.locked()
+            with pytest.raises(exc.IntegrityError):
+                await connection.execute(text("INSERT INTO item (name) VALUES ('a')"))
+            await connection.rollback()
+            assert not turn.locked()
+            await connection.execute(text("UPDATE item SET name = 'c'"))
+            assert turn.locked()
+        assert not turn.locked()  # returned to the pool: rolled back
+        monkeypatch.setattr(sqlite_driver, "TURN_TIMEOUT", 0.05)
+        async with engine.connect() as holder, engine.connect() as waiter:
+            await holder.execute(text("UPDATE item SET name = 'd'"))
+            with pytest.raises(exc.OperationalError, match="database is locked"):
+                await waiter.execute(text("UPDATE item SET name = 'e'"))
+        assert not turn.locked()
+    finally:
+        await engine.dispose()
+    assert turn is not None and not turn.locked()
