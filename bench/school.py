@@ -67,6 +67,7 @@ class Guardian:
 
 @dataclass
 class SyntheticSchool:
+    database_path: Path
     database_url: str
     class_teachers: dict[int, int]  # class id -> the class teacher's Telegram id
     guardians: list[Guardian]  # each linked to one child
@@ -187,6 +188,7 @@ def build_school(directory: Path, size: SchoolSize, seed: int = 7) -> SyntheticS
         insert(Counter, [{"name": f"achievement:{year}", "value": value} for year, value in counters.items()])
     engine.dispose()
     return SyntheticSchool(
+        database_path=path,
         database_url=async_url,
         class_teachers=class_teachers,
         guardians=guardians,

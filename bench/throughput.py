@@ -5,6 +5,9 @@ Two phases per bot, on its own local Bot API server:
   number of updates over the time until the last person is done;
 - latency: a few users, two at a time, so that the time from offer to reply is the bot's own work and
   not the queue in front of it (under full load that time is mostly queueing, reported as context).
+  It starts once the bot has sent what the load left in its outbox (review cards, decisions: a minute
+  of sending at Telegram's 25 a second after 2,000 users), which would otherwise share every update's
+  event loop and database; how long that took is reported too.
 The echo bot then gets exactly the updates our bot got, person by person, in the same phases.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import pstats
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +27,7 @@ from bench.server import BenchServer, BenchUser
 from bench.traffic import TIMEOUT, Cast, Casting, Mix, Person, diploma
 
 LATENCY_CONCURRENCY = 2
+OUTBOX_DRAIN_TIMEOUT = 300.0  # seconds
 P99_MARGIN = 0.020  # seconds our p99 may exceed echo's
 RATIO_GOAL = 0.5
 MEMORY_GOAL_MB = 200
@@ -49,6 +54,24 @@ class BotRun:
     latency: Phase
     peak_rss_mb: float
     log_errors: int
+    outbox_drain_s: float = 0.0  # from the end of the load to an empty outbox
+
+
+async def wait_for_empty_outbox(database: Path) -> float:
+    """Seconds until no notification waits to be sent (the bot's sender works through them)."""
+    started = time.perf_counter()
+
+    def pending() -> int:
+        with sqlite3.connect(database) as connection:
+            return connection.execute(
+                "SELECT count(*) FROM notification WHERE status = 'pending'"
+            ).fetchone()[0]
+
+    async with asyncio.timeout(OUTBOX_DRAIN_TIMEOUT):
+        while True:  # polled: the bot is another process
+            if not await asyncio.to_thread(pending):
+                return time.perf_counter() - started
+            await asyncio.sleep(0.2)
 
 
 async def play(server: BenchServer, cast: Cast, concurrency: int) -> Phase:
@@ -133,11 +156,12 @@ async def run_ours(
         await bot.start()
         try:
             load = await play(server, casting.cast(server, users, mix), concurrency)
+            drained = await wait_for_empty_outbox(school.database_path)
             latency = await play(server, casting.cast(server, latency_users, mix), LATENCY_CONCURRENCY)
             peak = bot.peak_rss_mb()
         finally:
             await bot.stop()
-    return BotRun(load, latency, peak, bot.log_errors())
+    return BotRun(load, latency, peak, bot.log_errors(), drained)
 
 
 async def run_echo(workdir: Path, ours: BotRun, concurrency: int) -> BotRun:
@@ -179,6 +203,7 @@ def figures(ours: BotRun, echo: BotRun, users: int, concurrency: int) -> list[Fi
                 "late_presses": ours.load.late_presses,
                 "echo_late_presses": echo.load.late_presses,
                 "bot_log_errors": ours.log_errors,
+                "outbox_drain_s": ours.outbox_drain_s,
                 "p50_ms_under_load": percentile(ours.load.latencies, 50) * ms,
                 "p99_ms_under_load": percentile(ours.load.latencies, 99) * ms,
                 "echo_p50_ms_under_load": percentile(echo.load.latencies, 50) * ms,

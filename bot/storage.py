@@ -2,12 +2,18 @@
 
 One `fsm_record` row per chat/user/destiny holds the state and the data (JSON). A row with neither is
 deleted. Redis is used instead when REDIS_URL is set (several bot processes, or a busy school).
+
+Within one update (`remembering_dialogues()`, entered by the context middleware) what was read or
+written is remembered: a wizard step asks for its dialogue's data three or four times and would read
+the row each time. Writes still go to the database at once, so a restart loses nothing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from aiogram.exceptions import DataNotDictLikeError
@@ -28,6 +34,34 @@ EMPTY_DATA = "{}"
 
 # Dialects with INSERT ... ON CONFLICT DO UPDATE: one statement, no race between "exists?" and insert.
 _UPSERT_INSERTS: dict[str, Callable[..., Insert]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+# Record key -> what is known of its row in this update: "state" (str | None) and/or "data" (JSON text).
+_remembered: ContextVar[dict[str, dict[str, str | None]] | None] = ContextVar("fsm_remembered", default=None)
+
+
+@contextmanager
+def remembering_dialogues() -> Iterator[None]:
+    """For the update being handled: each dialogue's row is read at most once, kept current by writes.
+
+    The per-chat event isolation makes this update the only one handling its chat meanwhile."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def _remember(record_key: str, **values: str | None) -> None:
+    memory = _remembered.get()
+    if memory is not None:
+        memory.setdefault(record_key, {}).update(values)
+
+
+def _recall(record_key: str, field: str) -> tuple[bool, str | None]:
+    """(known, value) of one field of the row in this update."""
+    known = (_remembered.get() or {}).get(record_key, {})
+    return (field in known, known.get(field))
 
 
 def default_key_builder() -> DefaultKeyBuilder:
@@ -55,34 +89,51 @@ class DatabaseStorage(BaseStorage):
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
+        record_key = self.key_builder.build(key)
         async with self.session_factory.begin() as session:
-            await self._write(session, self.key_builder.build(key), state=value)
+            await self._write(session, record_key, state=value)
+        _remember(record_key, state=value)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self.session_factory() as session:
-            query = select(FsmRecord.state).where(FsmRecord.key == self.key_builder.build(key))
-            return (await session.exec(query)).one_or_none()
+        record_key = self.key_builder.build(key)
+        known, state = _recall(record_key, "state")
+        if not known:
+            async with self.session_factory() as session:
+                query = select(FsmRecord.state).where(FsmRecord.key == record_key)
+                state = (await session.exec(query)).one_or_none()
+            _remember(record_key, state=state)
+        return state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         text = _dump(data)
+        record_key = self.key_builder.build(key)
         async with self.session_factory.begin() as session:
-            await self._write(session, self.key_builder.build(key), data=text)
+            await self._write(session, record_key, data=text)
+        _remember(record_key, data=text)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self.session_factory() as session:
-            text = await self._read_data(session, self.key_builder.build(key))
-        return json.loads(text)
+        record_key = self.key_builder.build(key)
+        known, text = _recall(record_key, "data")
+        if not known:
+            async with self.session_factory() as session:
+                text = await self._read_data(session, record_key)
+            _remember(record_key, data=text)
+        return json.loads(text or EMPTY_DATA)  # a fresh copy each time, as from the database
 
     async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
         # Read, merge and write in one transaction; PostgreSQL also locks the row. On SQLite the driver
         # begins the transaction at the write, so two writers of one key could interleave: the per-chat
         # ordering middleware is what rules that out (handlers of one chat run one at a time).
         record_key = self.key_builder.build(key)
+        known, text = _recall(record_key, "data")
         async with self.session_factory.begin() as session:
-            merged = json.loads(await self._read_data(session, record_key, for_update=True))
+            if not known:
+                text = await self._read_data(session, record_key, for_update=True)
+            merged = json.loads(text or EMPTY_DATA)
             merged.update(data)
             text = _dump(merged)
             await self._write(session, record_key, data=text)
+        _remember(record_key, data=text)
         # What the next get_data will return, not the caller's objects.
         return json.loads(text)
 

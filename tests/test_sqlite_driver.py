@@ -120,7 +120,9 @@ async def test_writers_take_turns_in_the_order_they_asked(tmp_path: Path) -> Non
         hold = asyncio.Event()
         first = asyncio.create_task(write("first", hold))
         await asyncio.sleep(0.05)
-        second, third = asyncio.create_task(write("second")), asyncio.create_task(write("third"))
+        second = asyncio.create_task(write("second"))
+        await asyncio.sleep(0.2)  # connected and asking for the turn before the third asks
+        third = asyncio.create_task(write("third"))
         await asyncio.sleep(0.2)
         assert order == ["first wrote"]  # the others wait for their turn...
         assert sqlite_driver._turn_of(str(database)).locked()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.storage import DatabaseStorage, create_storage
+from bot.storage import DatabaseStorage, create_storage, remembering_dialogues
 from models.db import SessionFactory, create_engine, create_session_factory
 from models.fsm import FsmRecord
 
@@ -122,3 +125,46 @@ def test_redis_url_gives_a_redis_storage_without_connecting(session_factory: Ses
 
 def test_without_redis_url_the_database_is_used(session_factory: SessionFactory) -> None:
     assert isinstance(create_storage(Settings(redis_url=""), session_factory), DatabaseStorage)
+
+
+async def test_within_an_update_the_row_is_read_once_and_kept_current(
+    storage: DatabaseStorage, engine: AsyncEngine
+) -> None:
+    await storage.set_state(KEY, Submit.title)
+    await storage.set_data(KEY, {"files": []})
+    reads: list[str] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("SELECT"):
+            reads.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+    try:
+        with remembering_dialogues():
+            assert await storage.get_state(KEY) == "Submit:title"
+            first = await storage.get_data(KEY)
+            first["files"].append("changed by the caller")  # a copy: the memory is not touched
+            assert await storage.get_data(KEY) == {"files": []}
+            assert await storage.update_data(KEY, {"category": "sport"}) == {"files": [], "category": "sport"}
+            await storage.set_state(KEY, None)
+            assert await storage.get_state(KEY) is None
+            assert await storage.get_data(KEY) == {"files": [], "category": "sport"}
+        assert len(reads) == 2  # the state once, the data once; everything after came from memory
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
+    # ...and what was remembered had been written: another storage (a restarted bot) sees the same.
+    fresh = DatabaseStorage(storage.session_factory)
+    assert (await fresh.get_state(KEY), await fresh.get_data(KEY)) == (
+        None,
+        {"files": [], "category": "sport"},
+    )
+
+
+async def test_outside_an_update_nothing_is_remembered(storage: DatabaseStorage) -> None:
+    other = DatabaseStorage(storage.session_factory)  # another writer of the same dialogue
+    with remembering_dialogues():
+        assert await storage.get_data(KEY) == {}
+    await other.set_data(KEY, {"title": "Кросс"})
+    assert await storage.get_data(KEY) == {"title": "Кросс"}
+    await other.set_state(KEY, Submit.title)
+    assert await storage.get_state(KEY) == "Submit:title"

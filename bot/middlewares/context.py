@@ -1,4 +1,5 @@
-"""Give every handler a database session, the sender's account and what they are to the school."""
+"""Give every handler a database session, the sender's account and what they are to the school, and
+remember its dialogue's row for the update (`bot.storage.remembering_dialogues`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiogram.types import Chat, TelegramObject, User
 from bot.services.accounts import TelegramProfile, touch_account
 from bot.services.outbox import QUEUED_FLAG
 from bot.services.principal import ANONYMOUS, load_principal
+from bot.storage import remembering_dialogues
 from models.db import SessionFactory
 
 
@@ -42,7 +44,8 @@ class ContextMiddleware(BaseMiddleware):
                 data["account"] = account
                 data["principal"] = await load_principal(session, account)
             try:
-                return await handler(event, data)
+                with remembering_dialogues():
+                    return await handler(event, data)
             finally:
                 if session.info.pop(QUEUED_FLAG, False):
                     self._on_queued()
