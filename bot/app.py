@@ -25,7 +25,7 @@ from bot.middlewares.i18n import AccountI18nMiddleware
 from bot.middlewares.in_flight import InFlightUpdates
 from bot.replies import ExpiredQueryAnswers
 from bot.response_types import PinResponseModels
-from bot.storage import DatabaseStorage
+from bot.storage import DatabaseStorage, remember_dialogues
 from models.db import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,13 @@ def create_dispatcher(
     # chat, FIFO); different chats stay concurrent. With Redis the lock is shared by every instance.
     isolation = SimpleEventIsolation() if isinstance(storage, DatabaseStorage) else storage.create_isolation()
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation)
+    # Around aiogram's FSM middleware (which waits for the chat's turn and reads its state): an update
+    # waiting for its turn is in flight already, and its dialogue is remembered from that first read.
     in_flight = InFlightUpdates()
+    dispatcher.update.outer_middleware.unregister(dispatcher.fsm)
     dispatcher.update.outer_middleware(in_flight)
+    dispatcher.update.outer_middleware(remember_dialogues)
+    dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(
         ContextMiddleware(session_factory, settings.default_locale, on_queued=background.sender.wake)
     )

@@ -3,15 +3,16 @@
 One `fsm_record` row per chat/user/destiny holds the state and the data (JSON). A row with neither is
 deleted. Redis is used instead when REDIS_URL is set (several bot processes, or a busy school).
 
-Within one update (`remembering_dialogues()`, entered by the context middleware) what was read or
-written is remembered: a wizard step asks for its dialogue's data three or four times and would read
-the row each time. Writes still go to the database at once, so a restart loses nothing.
+Within one update (`remember_dialogues`, an update middleware outside aiogram's FSM one) the row is
+read once, with the state aiogram asks for first, and kept current by the writes: a wizard step asks
+for its data three or four times, and /start clears a dialogue that is already empty. Writes still go
+to the database at once, so a restart loses nothing; a write that changes nothing is skipped.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
+from aiogram.types import TelegramObject
 from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
@@ -50,6 +52,16 @@ def remembering_dialogues() -> Iterator[None]:
         yield
     finally:
         _remembered.reset(token)
+
+
+async def remember_dialogues(
+    handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+    event: TelegramObject,
+    data: dict[str, Any],
+) -> Any:
+    """The update middleware of `remembering_dialogues`."""
+    with remembering_dialogues():
+        return await handler(event, data)
 
 
 def _remember(record_key: str, **values: str | None) -> None:
@@ -90,6 +102,8 @@ class DatabaseStorage(BaseStorage):
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
         record_key = self.key_builder.build(key)
+        if _recall(record_key, "state") == (True, value):
+            return
         async with self.session_factory.begin() as session:
             await self._write(session, record_key, state=value)
         _remember(record_key, state=value)
@@ -99,14 +113,17 @@ class DatabaseStorage(BaseStorage):
         known, state = _recall(record_key, "state")
         if not known:
             async with self.session_factory() as session:
-                query = select(FsmRecord.state).where(FsmRecord.key == record_key)
-                state = (await session.exec(query)).one_or_none()
-            _remember(record_key, state=state)
+                query = select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == record_key)
+                row = (await session.exec(query)).one_or_none()
+            state, text = row if row is not None else (None, EMPTY_DATA)
+            _remember(record_key, state=state, data=text)
         return state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         text = _dump(data)
         record_key = self.key_builder.build(key)
+        if _recall(record_key, "data") == (True, text):
+            return
         async with self.session_factory.begin() as session:
             await self._write(session, record_key, data=text)
         _remember(record_key, data=text)

@@ -45,6 +45,12 @@ def _turn_of(database: str) -> asyncio.Lock:
     return _turns.setdefault(asyncio.get_running_loop(), {}).setdefault(database, asyncio.Lock())
 
 
+async def _acquire(turn: asyncio.Lock) -> None:
+    # asyncio.timeout, not wait_for: Python 3.11's wait_for can lose a cancel that comes with the lock.
+    async with asyncio.timeout(TURN_TIMEOUT):
+        await turn.acquire()
+
+
 def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Result:
     """In the database thread: the statement, its rows and what the cursor knew, cursor closed."""
     cursor = connection.cursor()
@@ -138,7 +144,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             return
         turn = _turn_of(self._database)
         try:
-            await_(asyncio.wait_for(turn.acquire(), TURN_TIMEOUT))
+            await_(_acquire(turn))
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
         self._turn = turn

@@ -482,3 +482,24 @@ async def test_the_running_sender_delivers_as_soon_as_it_is_woken(
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
+
+
+async def test_a_stop_that_comes_as_the_sender_is_woken_still_stops_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last update of a run wakes the sender just before the bot stops it (found as a hung stop)."""
+    sender = OutboxSender(poll_interval=60)
+    runs: list[int] = []
+
+    async def run_once(*_args: Any) -> int:
+        runs.append(1)
+        return 0
+
+    monkeypatch.setattr(sender, "run_once", run_once)
+    task = asyncio.create_task(sender.run_forever(None, None, Path()))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)  # waiting for a wake-up now
+    assert runs == [1]
+    sender.wake()
+    task.cancel()  # in the same turn of the loop as the wake-up
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)

@@ -133,10 +133,10 @@ async def test_within_an_update_the_row_is_read_once_and_kept_current(
     await storage.set_state(KEY, Submit.title)
     await storage.set_data(KEY, {"files": []})
     reads: list[str] = []
+    writes: list[str] = []
 
     def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith("SELECT"):
-            reads.append(statement)
+        (reads if statement.startswith("SELECT") else writes).append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
     try:
@@ -145,11 +145,15 @@ async def test_within_an_update_the_row_is_read_once_and_kept_current(
             first = await storage.get_data(KEY)
             first["files"].append("changed by the caller")  # a copy: the memory is not touched
             assert await storage.get_data(KEY) == {"files": []}
+            await storage.set_state(KEY, Submit.title)  # no change: nothing written
+            await storage.set_data(KEY, {"files": []})
+            assert writes == []
             assert await storage.update_data(KEY, {"category": "sport"}) == {"files": [], "category": "sport"}
             await storage.set_state(KEY, None)
             assert await storage.get_state(KEY) is None
             assert await storage.get_data(KEY) == {"files": [], "category": "sport"}
-        assert len(reads) == 2  # the state once, the data once; everything after came from memory
+        assert len(reads) == 1  # state and data at the first ask; everything after came from memory
+        assert len(writes) == 3  # the merge; the state cleared: an update, and the delete of an empty row
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
     # ...and what was remembered had been written: another storage (a restarted bot) sees the same.

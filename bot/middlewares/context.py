@@ -1,5 +1,4 @@
-"""Give every handler a database session, the sender's account and what they are to the school, and
-remember its dialogue's row for the update (`bot.storage.remembering_dialogues`)."""
+"""Give every handler a database session, the sender's account and what they are to the school."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from aiogram.types import Chat, TelegramObject, User
 from bot.services.accounts import TelegramProfile, touch_account
 from bot.services.outbox import QUEUED_FLAG
 from bot.services.principal import ANONYMOUS, load_principal
-from bot.storage import remembering_dialogues
 from models.db import SessionFactory
 
 
@@ -44,8 +42,7 @@ class ContextMiddleware(BaseMiddleware):
                 data["account"] = account
                 data["principal"] = await load_principal(session, account)
             try:
-                with remembering_dialogues():
-                    return await handler(event, data)
+                return await handler(event, data)
             finally:
                 if session.info.pop(QUEUED_FLAG, False):
                     self._on_queued()

@@ -113,8 +113,11 @@ class OutboxSender:
                 await self.run_once(bot, session_factory, media_dir, utcnow())
             except Exception:  # e.g. the database is locked for too long: try again at the next poll
                 log.exception("outbox run failed")
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancel that comes as the
+            # event is set (a stop right after the last update woke us), and the stop waited forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
 
     async def run_once(
         self, bot: Bot, session_factory: SessionFactory, media_dir: Path, now: datetime
