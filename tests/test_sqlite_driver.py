@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,11 @@ async def test_rollback_undoes_writes_and_errors_are_sqlalchemys(any_engine: Asy
     assert names == ["kept"]
 
 
-async def test_one_trip_per_statement_and_none_to_end_a_read(
+async def test_trips_only_for_statements_that_may_wait_for_the_write_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What the adapter is for: SQLAlchemy's own makes four trips per statement and one per rollback."""
+    """What the adapter is for: SQLAlchemy's own makes four trips per statement and one per rollback;
+    a trip wakes another thread (0.1 ms here) where the statement itself takes microseconds."""
     trips: list[str] = []
     real_execute = aiosqlite.Connection._execute
 
@@ -90,13 +92,53 @@ async def test_one_trip_per_statement_and_none_to_end_a_read(
         monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
         async with engine.connect() as connection:
             assert (await connection.execute(text("SELECT 41 + 1"))).scalar_one() == 42
-        assert trips == ["_run"]  # the statement; closing a read-only connection costs nothing
-        trips.clear()
+        assert trips == []  # a read waits for no lock: on the loop's thread, and ending it costs nothing
         async with engine.begin() as connection:
             await connection.execute(text("CREATE TABLE t (x INTEGER)"))
             await connection.execute(text("INSERT INTO t VALUES (1)"))
-        assert trips == ["_run", "_run", "commit"]
+            await connection.execute(text("INSERT INTO t VALUES (2)"))
+            assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 2
+        # DDL and the transaction's first write may wait for the lock; the second write and the commit
+        # come when it is held
+        assert trips == ["_run", "_run"]
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT sum(x) FROM t"))).scalar_one() == 3
     finally:
+        await engine.dispose()
+
+
+async def test_a_write_waiting_for_another_process_does_not_block_the_loop(tmp_path: Path) -> None:
+    """Another process (the CLI, a backup) holds the write lock: our write waits in the database thread
+    while the bot's other updates go on; our reads go on too (WAL)."""
+    database = tmp_path / "busy.sqlite3"
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    other = sqlite3.connect(database, isolation_level=None)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)"))
+        other.execute("BEGIN IMMEDIATE")  # the other process's write transaction
+        other.execute("INSERT INTO item (name) VALUES ('theirs')")
+
+        async def write() -> None:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO item (name) VALUES ('ours')"))
+
+        writing = asyncio.create_task(write())
+        ticks = 0
+        for _ in range(20):  # 0.2 s of the loop's life while our write waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not writing.done()
+        async with engine.connect() as connection:  # a read meanwhile: not blocked, sees committed rows
+            assert (await connection.execute(text("SELECT count(*) FROM item"))).scalar_one() == 0
+        assert ticks == 20
+        other.execute("COMMIT")
+        await asyncio.wait_for(writing, 5)
+        async with engine.connect() as connection:
+            names = (await connection.execute(text("SELECT name FROM item ORDER BY id"))).scalars().all()
+        assert names == ["theirs", "ours"]
+    finally:
+        other.close()
         await engine.dispose()
 
 
