@@ -25,7 +25,12 @@ from bot.middlewares.i18n import AccountI18nMiddleware
 from bot.middlewares.in_flight import InFlightUpdates
 from bot.replies import ExpiredQueryAnswers
 from bot.response_types import PinResponseModels
-from bot.storage import DatabaseStorage, remember_dialogues
+from bot.storage import (
+    DatabaseStorage,
+    SaveDialoguesBeforeSpeaking,
+    remember_dialogues,
+    save_dialogues_in_turn,
+)
 from models.db import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,7 @@ def create_bot(settings: Settings) -> Bot:
     )
     session.middleware(PinResponseModels())
     session.middleware(ExpiredQueryAnswers())
+    session.middleware(SaveDialoguesBeforeSpeaking())
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -60,12 +66,14 @@ def create_dispatcher(
     isolation = SimpleEventIsolation() if isinstance(storage, DatabaseStorage) else storage.create_isolation()
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation)
     # Around aiogram's FSM middleware (which waits for the chat's turn and reads its state): an update
-    # waiting for its turn is in flight already, and its dialogue is remembered from that first read.
+    # waiting for its turn is in flight already, and its dialogue is remembered from that first read;
+    # inside it, the dialogue's writes are saved before the chat's turn passes on.
     in_flight = InFlightUpdates()
     dispatcher.update.outer_middleware.unregister(dispatcher.fsm)
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(remember_dialogues)
     dispatcher.update.outer_middleware(dispatcher.fsm)
+    dispatcher.update.outer_middleware(save_dialogues_in_turn)
     dispatcher.update.outer_middleware(
         ContextMiddleware(session_factory, settings.default_locale, on_queued=background.sender.wake)
     )

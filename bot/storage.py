@@ -5,21 +5,29 @@ deleted. Redis is used instead when REDIS_URL is set (several bot processes, or 
 
 Within one update (`remember_dialogues`, an update middleware outside aiogram's FSM one) the row is
 read once, with the state aiogram asks for first, and kept current by the writes: a wizard step asks
-for its data three or four times, and /start clears a dialogue that is already empty. Writes still go
-to the database at once, so a restart loses nothing; a write that changes nothing is skipped.
+for its data three or four times, and /start clears a dialogue that is already empty. Its writes are
+saved together, in one transaction, before the bot next says anything (`SaveDialoguesBeforeSpeaking`,
+a middleware of the bot's requests) and when the update is handled (`save_dialogues_in_turn`): a step that set the state and data
+four times (the start of a submission) wrote four transactions, each waiting for SQLite's write lock.
+The person never sees a question whose dialogue is not saved yet, so a restart still loses nothing; a
+write that changes nothing is skipped. Outside an update (a test, a script) every write is saved at once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
+from aiogram.methods import TelegramMethod
 from aiogram.types import TelegramObject
 from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,21 +45,33 @@ EMPTY_DATA = "{}"
 # Dialects with INSERT ... ON CONFLICT DO UPDATE: one statement, no race between "exists?" and insert.
 _UPSERT_INSERTS: dict[str, Callable[..., Insert]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
-
-# Record key -> what is known of its row in this update: "state" (str | None) and/or "data" (JSON text).
-_remembered: ContextVar[dict[str, dict[str, str | None]] | None] = ContextVar("fsm_remembered", default=None)
+Row = dict[str, str | None]  # "state" (str | None) and/or "data" (JSON text) of a record
 
 
-@contextmanager
-def remembering_dialogues() -> Iterator[None]:
-    """For the update being handled: each dialogue's row is read at most once, kept current by writes.
+@dataclass
+class _Dialogues:
+    """What the update being handled knows of each dialogue's row (record key -> fields), and what of it
+    each storage has still to write."""
+
+    known: dict[str, Row] = field(default_factory=dict)
+    unsaved: dict[DatabaseStorage, dict[str, Row]] = field(default_factory=dict)
+
+
+_dialogues: ContextVar[_Dialogues | None] = ContextVar("fsm_dialogues", default=None)
+
+
+@asynccontextmanager
+async def remembering_dialogues() -> AsyncIterator[None]:
+    """For the update being handled: each dialogue's row is read at most once, kept current by writes,
+    and the writes are saved together when the bot speaks and at the end.
 
     The per-chat event isolation makes this update the only one handling its chat meanwhile."""
-    token = _remembered.set({})
+    token = _dialogues.set(_Dialogues())
     try:
         yield
+        await save_dialogues()
     finally:
-        _remembered.reset(token)
+        _dialogues.reset(token)
 
 
 async def remember_dialogues(
@@ -59,21 +79,57 @@ async def remember_dialogues(
     event: TelegramObject,
     data: dict[str, Any],
 ) -> Any:
-    """The update middleware of `remembering_dialogues`."""
-    with remembering_dialogues():
+    """The update middleware of `remembering_dialogues`, outside aiogram's FSM middleware: the state it
+    reads first is remembered."""
+    async with remembering_dialogues():
         return await handler(event, data)
 
 
-def _remember(record_key: str, **values: str | None) -> None:
-    memory = _remembered.get()
-    if memory is not None:
-        memory.setdefault(record_key, {}).update(values)
+async def save_dialogues_in_turn(
+    handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+    event: TelegramObject,
+    data: dict[str, Any],
+) -> Any:
+    """The update middleware inside aiogram's FSM middleware, which holds the chat's turn: the update's
+    writes are saved before the chat's next update reads them (an album's pages come one after another)."""
+    result = await handler(event, data)
+    await save_dialogues()
+    return result
 
 
-def _recall(record_key: str, field: str) -> tuple[bool, str | None]:
+async def save_dialogues() -> None:
+    """Write what this update changed in its dialogues, in one transaction."""
+    dialogues = _dialogues.get()
+    if dialogues is None:
+        return
+    unsaved, dialogues.unsaved = dialogues.unsaved, {}
+    for storage, rows in unsaved.items():
+        async with storage.session_factory.begin() as session:
+            for record_key, values in rows.items():
+                await storage.write(session, record_key, **values)
+
+
+class SaveDialoguesBeforeSpeaking(BaseRequestMiddleware):
+    """A request of the bot (a reply, an edit, a button's answer) first saves the dialogue it follows."""
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Any:
+        await save_dialogues()
+        return await make_request(bot, method)
+
+
+def _recall(record_key: str, name: str) -> tuple[bool, str | None]:
     """(known, value) of one field of the row in this update."""
-    known = (_remembered.get() or {}).get(record_key, {})
-    return (field in known, known.get(field))
+    dialogues = _dialogues.get()
+    known = dialogues.known.get(record_key, {}) if dialogues is not None else {}
+    return (name in known, known.get(name))
+
+
+def _remember(record_key: str, **values: str | None) -> None:
+    dialogues = _dialogues.get()
+    if dialogues is not None:
+        dialogues.known.setdefault(record_key, {}).update(values)
 
 
 def default_key_builder() -> DefaultKeyBuilder:
@@ -102,11 +158,8 @@ class DatabaseStorage(BaseStorage):
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
         record_key = self.key_builder.build(key)
-        if _recall(record_key, "state") == (True, value):
-            return
-        async with self.session_factory.begin() as session:
-            await self._write(session, record_key, state=value)
-        _remember(record_key, state=value)
+        if _recall(record_key, "state") != (True, value):
+            await self._save(record_key, state=value)
 
     async def get_state(self, key: StorageKey) -> str | None:
         record_key = self.key_builder.build(key)
@@ -122,36 +175,51 @@ class DatabaseStorage(BaseStorage):
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         text = _dump(data)
         record_key = self.key_builder.build(key)
-        if _recall(record_key, "data") == (True, text):
-            return
-        async with self.session_factory.begin() as session:
-            await self._write(session, record_key, data=text)
-        _remember(record_key, data=text)
+        if _recall(record_key, "data") != (True, text):
+            await self._save(record_key, data=text)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        return json.loads(await self._data_text(self.key_builder.build(key)))  # a fresh copy each time
+
+    async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
         record_key = self.key_builder.build(key)
+        if _dialogues.get() is None:
+            return await self._update_data_at_once(record_key, data)
+        merged = json.loads(await self._data_text(record_key))
+        merged.update(data)
+        text = _dump(merged)
+        if _recall(record_key, "data") != (True, text):
+            await self._save(record_key, data=text)
+        return json.loads(text)  # what the next get_data will return, not the caller's objects
+
+    async def _data_text(self, record_key: str) -> str:
         known, text = _recall(record_key, "data")
         if not known:
             async with self.session_factory() as session:
                 text = await self._read_data(session, record_key)
             _remember(record_key, data=text)
-        return json.loads(text or EMPTY_DATA)  # a fresh copy each time, as from the database
+        return text or EMPTY_DATA
 
-    async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
+    async def _save(self, record_key: str, **values: str | None) -> None:
+        """Within an update: remembered, written with the update's other changes (`save_dialogues`);
+        outside one: written at once."""
+        dialogues = _dialogues.get()
+        if dialogues is None:
+            async with self.session_factory.begin() as session:
+                await self.write(session, record_key, **values)
+            return
+        dialogues.known.setdefault(record_key, {}).update(values)
+        dialogues.unsaved.setdefault(self, {}).setdefault(record_key, {}).update(values)
+
+    async def _update_data_at_once(self, record_key: str, data: Mapping[str, Any]) -> dict[str, Any]:
         # Read, merge and write in one transaction; PostgreSQL also locks the row. On SQLite the driver
         # begins the transaction at the write, so two writers of one key could interleave: the per-chat
         # ordering middleware is what rules that out (handlers of one chat run one at a time).
-        record_key = self.key_builder.build(key)
-        known, text = _recall(record_key, "data")
         async with self.session_factory.begin() as session:
-            if not known:
-                text = await self._read_data(session, record_key, for_update=True)
-            merged = json.loads(text or EMPTY_DATA)
+            merged = json.loads(await self._read_data(session, record_key, for_update=True))
             merged.update(data)
             text = _dump(merged)
-            await self._write(session, record_key, data=text)
-        _remember(record_key, data=text)
-        # What the next get_data will return, not the caller's objects.
+            await self.write(session, record_key, data=text)
         return json.loads(text)
 
     async def close(self) -> None:
@@ -163,7 +231,7 @@ class DatabaseStorage(BaseStorage):
             query = query.with_for_update()  # SELECT ... FOR UPDATE; SQLite ignores it
         return (await session.exec(query)).one_or_none() or EMPTY_DATA
 
-    async def _write(self, session: AsyncSession, record_key: str, **values: str | None) -> None:
+    async def write(self, session: AsyncSession, record_key: str, **values: str | None) -> None:
         """Set `state` and/or `data` of the record; drop the record once it holds neither."""
         now = utcnow()
         if any(value not in (None, EMPTY_DATA) for value in values.values()):

@@ -10,7 +10,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import Chat, Message, Update, User
 
 from bot.middlewares.in_flight import InFlightUpdates
-from bot.storage import remember_dialogues
+from bot.storage import remember_dialogues, save_dialogues_in_turn
 from tests.harness import BotHarness
 
 
@@ -66,10 +66,11 @@ async def test_the_bot_drains_before_it_stops_anything(bot: BotHarness) -> None:
     assert bot.runtime is not None
     dispatcher = bot.runtime.dispatcher
     # Around aiogram's FSM middleware: an update waiting for its chat's turn is in flight already, and
-    # the dialogue is remembered from the FSM middleware's first read.
+    # the dialogue is remembered from the FSM middleware's first read; inside it, saved.
     outer = list(dispatcher.update.outer_middleware)
     in_flight = next(m for m in outer if isinstance(m, InFlightUpdates))
     assert outer.index(in_flight) < outer.index(remember_dialogues) < outer.index(dispatcher.fsm)
+    assert outer.index(dispatcher.fsm) < outer.index(save_dialogues_in_turn)  # saved in the chat's turn
     shutdown = [handler.callback for handler in bot.runtime.dispatcher.shutdown.handlers]
     drains = [
         callback for callback in shutdown if getattr(callback, "__func__", None) is InFlightUpdates.drain

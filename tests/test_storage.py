@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.storage import DatabaseStorage, create_storage, remembering_dialogues
+from bot.storage import DatabaseStorage, SaveDialoguesBeforeSpeaking, create_storage, remembering_dialogues
 from models.db import SessionFactory, create_engine, create_session_factory
 from models.fsm import FsmRecord
+from tests.harness import BotHarness
 
 KEY = StorageKey(bot_id=42, chat_id=1001, user_id=1001)
 
@@ -127,7 +128,7 @@ def test_without_redis_url_the_database_is_used(session_factory: SessionFactory)
     assert isinstance(create_storage(Settings(redis_url=""), session_factory), DatabaseStorage)
 
 
-async def test_within_an_update_the_row_is_read_once_and_kept_current(
+async def test_within_an_update_the_row_is_read_once_and_written_once(
     storage: DatabaseStorage, engine: AsyncEngine
 ) -> None:
     await storage.set_state(KEY, Submit.title)
@@ -140,7 +141,7 @@ async def test_within_an_update_the_row_is_read_once_and_kept_current(
 
     event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
     try:
-        with remembering_dialogues():
+        async with remembering_dialogues():
             assert await storage.get_state(KEY) == "Submit:title"
             first = await storage.get_data(KEY)
             first["files"].append("changed by the caller")  # a copy: the memory is not touched
@@ -152,8 +153,9 @@ async def test_within_an_update_the_row_is_read_once_and_kept_current(
             await storage.set_state(KEY, None)
             assert await storage.get_state(KEY) is None
             assert await storage.get_data(KEY) == {"files": [], "category": "sport"}
+            assert writes == []  # kept for the end of the update (or the bot's next message)
         assert len(reads) == 1  # state and data at the first ask; everything after came from memory
-        assert len(writes) == 3  # the merge; the state cleared: an update, and the delete of an empty row
+        assert len(writes) == 1  # the merge and the cleared state: one upsert, in one transaction
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
     # ...and what was remembered had been written: another storage (a restarted bot) sees the same.
@@ -166,9 +168,49 @@ async def test_within_an_update_the_row_is_read_once_and_kept_current(
 
 async def test_outside_an_update_nothing_is_remembered(storage: DatabaseStorage) -> None:
     other = DatabaseStorage(storage.session_factory)  # another writer of the same dialogue
-    with remembering_dialogues():
+    async with remembering_dialogues():
         assert await storage.get_data(KEY) == {}
     await other.set_data(KEY, {"title": "Кросс"})
     assert await storage.get_data(KEY) == {"title": "Кросс"}
     await other.set_state(KEY, Submit.title)
     assert await storage.get_state(KEY) == "Submit:title"
+
+
+async def test_the_dialogue_is_saved_before_the_bot_says_anything(storage: DatabaseStorage) -> None:
+    """The person never sees a question whose dialogue a restart would lose."""
+    seen: list[list[tuple[str | None, str]]] = []
+
+    async def saved() -> list[tuple[str | None, str]]:  # what a restarted bot would find
+        return [(record.state, record.data) for record in await records(storage.session_factory)]
+
+    async def make_request(_bot: Any, _method: Any) -> bool:
+        seen.append(await saved())
+        return True
+
+    async with remembering_dialogues():
+        await storage.set_state(KEY, Submit.title)
+        await storage.update_data(KEY, {"category": "sport"})
+        assert await saved() == []  # not yet written...
+        assert await SaveDialoguesBeforeSpeaking()(make_request, None, None) is True  # type: ignore[arg-type]
+        assert seen == [[("Submit:title", '{"category":"sport"}')]]  # ...but before the bot spoke
+        await storage.set_state(KEY, None)
+        await storage.set_data(KEY, {})
+        assert await saved() == [("Submit:title", '{"category":"sport"}')]
+    assert await saved() == []  # at the end of the update: an empty dialogue leaves no row
+
+
+async def test_a_failed_update_leaves_the_dialogue_as_the_person_last_saw_it(
+    storage: DatabaseStorage,
+) -> None:
+    await storage.set_state(KEY, Submit.title)
+    with pytest.raises(RuntimeError):
+        async with remembering_dialogues():
+            await storage.set_state(KEY, None)
+            raise RuntimeError("the handler failed before it answered")
+    assert await DatabaseStorage(storage.session_factory).get_state(KEY) == "Submit:title"
+
+
+async def test_the_running_bot_saves_the_dialogue_before_each_request(bot: BotHarness) -> None:
+    assert bot.runtime is not None
+    middlewares = list(bot.runtime.bot.session.middleware)
+    assert sum(isinstance(middleware, SaveDialoguesBeforeSpeaking) for middleware in middlewares) == 1
