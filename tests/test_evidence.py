@@ -109,6 +109,44 @@ def test_a_sideways_photo_is_stored_upright_without_any_metadata() -> None:
     assert b"Exif" not in result.data and b"xmpmeta" not in result.data
 
 
+def test_a_photo_as_telegram_sends_it_is_kept_byte_for_byte() -> None:
+    """A JPEG with nothing but its JFIF header (and a colour profile) is what re-encoding would make."""
+    for original in (image_bytes("JPEG", (800, 600)), jpeg_with(icc_profile=b"\0" * 128)):
+        result = normalise(original)
+        assert (result.data, result.mime_type, result.extension) == (original, "image/jpeg", ".jpg")
+
+
+def jpeg_with(**save_options: object) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (60, 40), "white").save(out, "JPEG", **save_options)
+    return out.getvalue()
+
+
+def camera_exif() -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x010F] = "Phone maker"  # no orientation: only the metadata makes it not plain
+    return exif
+
+
+@pytest.mark.parametrize(
+    ("original", "secret"),
+    [
+        (jpeg_with(comment=b"owner: Ivanov"), b"Ivanov"),
+        (jpeg_with(exif=camera_exif()), b"Phone maker"),
+        (jpeg_with(xmp=b"<x:xmpmeta>owner</x:xmpmeta>"), b"xmpmeta"),
+        (jpeg_with() + b"appended secret", b"appended secret"),
+        (jpeg_with()[:-2] + b"\xff\xfe\x00\x0ahidden!!\xff\xd9", b"hidden!!"),  # a comment after the scan
+        (jpeg_with(progressive=True, comment=b"in a progressive"), b"in a progressive"),
+    ],
+    ids=["comment", "exif", "xmp", "after-the-end", "after-the-scan", "progressive"],
+)
+def test_a_jpeg_with_anything_besides_pixels_is_re_encoded_without_it(original: bytes, secret: bytes) -> None:
+    assert secret in original
+    result = normalise(original)
+    assert result.data != original and secret not in result.data
+    assert Image.open(io.BytesIO(result.data)).size == (60, 40)
+
+
 def test_a_heic_photo_becomes_a_jpeg() -> None:
     result = normalise(heic_bytes((64, 48)))
     stored = Image.open(io.BytesIO(result.data))
