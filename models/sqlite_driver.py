@@ -10,7 +10,9 @@ a SELECT (in WAL mode readers never wait for writers), anything inside a write t
 holds the write lock, commit and rollback. A statement that may have to wait for the lock — the first
 write of a transaction, DDL, pragmas — makes one trip to the database thread, so that SQLite's busy
 handler sleeps there and never blocks the loop. The connection is therefore opened for use from both
-threads; it is never used by both at once (a session awaits each statement).
+threads; it is never used by both at once (a session awaits each statement). A long read (the weekly
+digest reads a big school's week in about 0.1 s) holds the loop that long; in the thread it held the
+GIL for most of that anyway, turning rows into Python objects.
 
 Turns. SQLite lets one transaction write at a time; the others wait in its busy handler, which polls
 the lock with sleeps of 1, 2, 5, 10 … 100 ms. Under load (`make bench`: 400 users at once) a write
