@@ -1,17 +1,22 @@
 """A synthetic school in a fresh SQLite database: the roster, people, invites and two years of records.
 
 Rows go in with bulk inserts through the models' tables (the services would take minutes for 30,000
-achievements); values follow what the services write, so the bot cannot tell the difference.
+achievements); values follow what the services write, so the bot cannot tell the difference. Every
+achievement has its evidence, as in a school: a page or two, all pointing at one stored photo (the bot
+reads a file only to send it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from PIL import Image, ImageDraw
 
 from bot.migrate import upgrade_database
 from bot.services.invites import generate_code, hash_code
@@ -22,6 +27,7 @@ from models import (
     AchievementStatusChange,
     Consent,
     Counter,
+    EvidenceFile,
     GuardianLink,
     Invite,
     SchoolClass,
@@ -45,6 +51,7 @@ TEACHER_IDS_FROM = 5_000_001  # Telegram ids, one range per kind of person
 GUARDIAN_IDS_FROM = 6_000_001
 STAFF_IDS_FROM = 4_000_001
 CONSENT_VERSION = "2026-01"
+EVIDENCE_PATH = "bench/diploma.jpg"  # relative to MEDIA_DIR, shared by every achievement
 STAR_ENTRIES = 200  # approved achievements of one student, for the 200-entry PDFs
 
 
@@ -73,7 +80,23 @@ class SyntheticSchool:
     guardians: list[Guardian]  # each linked to one child
     onboarding_codes: list[str]  # guardian invite codes nobody has used
     star_student_id: int  # has STAR_ENTRIES approved achievements
+    media_dir: Path  # MEDIA_DIR for the bot: the evidence's photo is there
     counts: dict[str, int] = field(default_factory=dict)
+
+
+def diploma(seed: int) -> bytes:
+    """A phone-sized photo of a certificate, different for every seed (the bot spots repeats)."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (1024, 768), (252, 248, 236))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 20, 1004, 748), outline=(170, 130, 40), width=8)
+    for row in range(12):
+        y = 120 + row * 45
+        draw.line((120, y, 120 + rng.randint(300, 780), y), fill=(40, 40, 40), width=6)
+    draw.rectangle((800, 600, 960, 700), fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
 
 
 def class_labels(count: int) -> list[tuple[int, str]]:
@@ -184,6 +207,7 @@ def build_school(directory: Path, size: SchoolSize, seed: int = 7) -> SyntheticS
             rng, size, star_student_id, class_teachers, student_class, now
         )
         insert(Achievement, achievements)
+        insert(EvidenceFile, _evidence(directory / "media", len(achievements)))
         insert(AchievementStatusChange, changes)
         insert(Counter, [{"name": f"achievement:{year}", "value": value} for year, value in counters.items()])
     engine.dispose()
@@ -194,6 +218,7 @@ def build_school(directory: Path, size: SchoolSize, seed: int = 7) -> SyntheticS
         guardians=guardians,
         onboarding_codes=codes,
         star_student_id=star_student_id,
+        media_dir=directory / "media",
         counts={
             "classes": len(labels),
             "students": size.students,
@@ -202,6 +227,28 @@ def build_school(directory: Path, size: SchoolSize, seed: int = 7) -> SyntheticS
             "approved_achievements": len(achievements),
         },
     )
+
+
+def _evidence(media_dir: Path, achievements: int) -> list[dict[str, object]]:
+    """One or two pages of evidence per achievement, one photo stored under MEDIA_DIR for them all."""
+    photo = diploma(0)
+    stored = media_dir / EVIDENCE_PATH
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_bytes(photo)
+    digest = hashlib.sha256(photo).hexdigest()
+    return [
+        {
+            "achievement_id": n,
+            "position": position,
+            "path": EVIDENCE_PATH,
+            "sha256": digest,
+            "original_sha256": digest,
+            "mime_type": "image/jpeg",
+            "size": len(photo),
+        }
+        for n in range(1, achievements + 1)
+        for position in range(1 + n % 2)
+    ]
 
 
 def _account(

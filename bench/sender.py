@@ -46,7 +46,7 @@ async def figure(school: SyntheticSchool, workdir: Path, notifications: int) -> 
             server.token, session=server.session(), default=DefaultBotProperties(parse_mode=ParseMode.HTML)
         )
         try:
-            delivered = await OutboxSender().run_once(bot, session_factory, workdir / "media", utcnow())
+            delivered = await OutboxSender().run_once(bot, session_factory, school.media_dir, utcnow())
         finally:
             await bot.session.close()
         async with session_factory() as session:

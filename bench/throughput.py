@@ -22,9 +22,9 @@ from pathlib import Path
 
 from bench.process import BotProcess
 from bench.report import Figure, percentile
-from bench.school import SyntheticSchool
+from bench.school import SyntheticSchool, diploma
 from bench.server import BenchServer, BenchUser
-from bench.traffic import TIMEOUT, Cast, Casting, Mix, Person, diploma
+from bench.traffic import TIMEOUT, Cast, Casting, Mix, Person
 
 LATENCY_CONCURRENCY = 2
 OUTBOX_DRAIN_TIMEOUT = 300.0  # seconds
@@ -148,7 +148,7 @@ async def run_ours(
             workdir / "bot.log",
             {
                 "DATABASE_URL": school.database_url,
-                "MEDIA_DIR": str(workdir / "media"),
+                "MEDIA_DIR": str(school.media_dir),
                 "SCHOOL_NAME": "МБОУ «Школа № 1»",
                 "SECRET_KEY": "bench-secret",
             },

@@ -7,14 +7,11 @@ the echo run can replay the same updates.
 
 from __future__ import annotations
 
-import io
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw
-
-from bench.school import SyntheticSchool
+from bench.school import SyntheticSchool, diploma
 from bench.server import BenchServer, BenchUser
 from tests.telegram_server import StoredMessage
 
@@ -30,21 +27,6 @@ class Person:
 
     user: BenchUser
     play: Callable[[BenchUser], Awaitable[None]]
-
-
-def diploma(seed: int) -> bytes:
-    """A phone-sized photo of a certificate, different for every seed (the bot spots repeats)."""
-    rng = random.Random(seed)
-    image = Image.new("RGB", (1024, 768), (252, 248, 236))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((20, 20, 1004, 748), outline=(170, 130, 40), width=8)
-    for row in range(12):
-        y = 120 + row * 45
-        draw.line((120, y, 120 + rng.randint(300, 780), y), fill=(40, 40, 40), width=6)
-    draw.rectangle((800, 600, 960, 700), fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
 
 
 # -- the people ---------------------------------------------------------------------------------------------

@@ -130,14 +130,16 @@ async def approved_entries(
     session: AsyncSession, student_id: int, *, scope_year: int | None = None
 ) -> list[PortfolioEntry]:
     """The student's approved achievements, newest first; only academic year `scope_year` when given."""
-    evidence = (
-        select(EvidenceFile.achievement_id, func.count().label("files"))
-        .group_by(col(EvidenceFile.achievement_id))
-        .subquery()
+    # Counted per achievement through the index: a subquery grouping the whole evidence table made
+    # SQLite count every school's file for one student's page (16 ms for two years of a big school).
+    files = (
+        select(func.count())
+        .where(col(EvidenceFile.achievement_id) == col(Achievement.id))
+        .correlate(Achievement)
+        .scalar_subquery()
     )
     query = (
-        select(Achievement, func.coalesce(evidence.c.files, 0))
-        .outerjoin(evidence, evidence.c.achievement_id == Achievement.id)
+        select(Achievement, files)
         .where(Achievement.student_id == student_id, Achievement.status == AchievementStatus.APPROVED)
         .order_by(col(Achievement.event_date).desc(), col(Achievement.id).desc())
     )
