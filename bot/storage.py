@@ -126,10 +126,13 @@ def _recall(record_key: str, name: str) -> tuple[bool, str | None]:
     return (name in known, known.get(name))
 
 
-def _remember(record_key: str, **values: str | None) -> None:
+def _remember_read(record_key: str, **values: str | None) -> None:
+    """What was read of the row, where this update knows nothing newer (its own writes wait unsaved)."""
     dialogues = _dialogues.get()
     if dialogues is not None:
-        dialogues.known.setdefault(record_key, {}).update(values)
+        known = dialogues.known.setdefault(record_key, {})
+        for name, value in values.items():
+            known.setdefault(name, value)
 
 
 def default_key_builder() -> DefaultKeyBuilder:
@@ -169,7 +172,7 @@ class DatabaseStorage(BaseStorage):
                 query = select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == record_key)
                 row = (await session.exec(query)).one_or_none()
             state, text = row if row is not None else (None, EMPTY_DATA)
-            _remember(record_key, state=state, data=text)
+            _remember_read(record_key, state=state, data=text)
         return state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
@@ -197,7 +200,7 @@ class DatabaseStorage(BaseStorage):
         if not known:
             async with self.session_factory() as session:
                 text = await self._read_data(session, record_key)
-            _remember(record_key, data=text)
+            _remember_read(record_key, data=text)
         return text or EMPTY_DATA
 
     async def _save(self, record_key: str, **values: str | None) -> None:

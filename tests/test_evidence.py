@@ -128,9 +128,39 @@ def camera_exif() -> Image.Exif:
     return exif
 
 
+def segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def with_segment_after_jfif(payload_segment: bytes) -> bytes:
+    """A plain JPEG with one more segment right after its JFIF header."""
+    plain = jpeg_with()
+    jfif_end = 4 + int.from_bytes(plain[4:6], "big")
+    return plain[:jfif_end] + payload_segment + plain[jfif_end:]
+
+
+def jfif_with_thumbnail() -> bytes:
+    """The JFIF header's own 2×2 thumbnail (the uncropped original, in a real one) holds the secret."""
+    plain = jpeg_with()
+    jfif_end = 4 + int.from_bytes(plain[4:6], "big")
+    header = plain[6:jfif_end][:12] + b"\x02\x02" + b"thumbnail!!!"
+    return plain[:4] + segment(0xE0, header)[2:] + plain[jfif_end:]
+
+
+def frame_type(marker: int) -> bytes:
+    """The plain JPEG, its baseline frame marker (SOF0) changed to another kind of frame."""
+    plain = jpeg_with()
+    at = plain.find(b"\xff\xc0")
+    return plain[: at + 1] + bytes([marker]) + plain[at + 2 :]
+
+
 @pytest.mark.parametrize(
     ("original", "secret"),
     [
+        (jfif_with_thumbnail(), b"thumbnail!!!"),
+        (with_segment_after_jfif(segment(0xE0, b"JFIF\x00second header")), b"second header"),
+        (with_segment_after_jfif(segment(0xDC, b"in a DNL")), b"in a DNL"),
+        (jpeg_with() + b"trailer" + b"\xff\xd9", b"trailer"),
         (jpeg_with(comment=b"owner: Ivanov"), b"Ivanov"),
         (jpeg_with(exif=camera_exif()), b"Phone maker"),
         (jpeg_with(xmp=b"<x:xmpmeta>owner</x:xmpmeta>"), b"xmpmeta"),
@@ -138,13 +168,31 @@ def camera_exif() -> Image.Exif:
         (jpeg_with()[:-2] + b"\xff\xfe\x00\x0ahidden!!\xff\xd9", b"hidden!!"),  # a comment after the scan
         (jpeg_with(progressive=True, comment=b"in a progressive"), b"in a progressive"),
     ],
-    ids=["comment", "exif", "xmp", "after-the-end", "after-the-scan", "progressive"],
+    ids=[
+        "jfif-thumbnail",
+        "second-jfif",
+        "dnl-segment",
+        "after-the-end-then-eoi",
+        "comment",
+        "exif",
+        "xmp",
+        "after-the-end",
+        "after-the-scan",
+        "progressive",
+    ],
 )
 def test_a_jpeg_with_anything_besides_pixels_is_re_encoded_without_it(original: bytes, secret: bytes) -> None:
     assert secret in original
     result = normalise(original)
     assert result.data != original and secret not in result.data
     assert Image.open(io.BytesIO(result.data)).size == (60, 40)
+
+
+@pytest.mark.parametrize("marker", [0xC1, 0xC9], ids=["extended", "arithmetic"])
+def test_only_a_baseline_jpeg_is_kept_as_it_came(marker: int) -> None:
+    """Browsers and Telegram may not show other kinds (arithmetic coding), so they are re-encoded."""
+    original = frame_type(marker)
+    assert normalise(original).data != original
 
 
 def test_a_heic_photo_becomes_a_jpeg() -> None:

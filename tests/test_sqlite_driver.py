@@ -216,3 +216,55 @@ async def test_the_turn_comes_back_after_rollback_failure_and_close(
     finally:
         await engine.dispose()
     assert turn is not None and not turn.locked()
+
+
+async def test_an_empty_executemany_does_not_count_as_holding_the_write_lock(tmp_path: Path) -> None:
+    """Python's sqlite3 begins a transaction for it and writes nothing: the next write must still go
+    to the database thread, where waiting for another process's lock blocks no one (found by review)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)"))
+        async with engine.connect() as connection:
+            adapted = (await connection.get_raw_connection()).dbapi_connection
+            cursor = adapted.cursor()
+            await connection.run_sync(lambda _: cursor.executemany("INSERT INTO item (name) VALUES (?)", []))
+            assert not adapted.holds_write_lock()
+            await connection.execute(text("INSERT INTO item (name) VALUES ('a')"))
+            assert adapted.holds_write_lock()
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_checkpoints_run_in_the_database_thread_every_so_many_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's automatic checkpoint would run inside a commit on the loop (10 ms here, far more on an SD
+    card): it is off, and the adapter checkpoints in the database thread instead."""
+    database = tmp_path / "wal.sqlite3"
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    statements: list[str] = []
+    real_execute = aiosqlite.Connection._execute
+
+    async def recorded(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if fn is sqlite_driver._run:
+            statements.append(args[1])
+        return await real_execute(self, fn, *args, **kwargs)
+
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)"))
+            assert (await connection.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 0
+        monkeypatch.setattr(sqlite_driver, "CHECKPOINT_EVERY", 3)
+        monkeypatch.setitem(sqlite_driver._commits, str(database), 0)
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", recorded)
+        for name in "abcdef":
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO item (name) VALUES (:name)"), {"name": name})
+        checkpoints = [s for s in statements if "wal_checkpoint" in s]
+        assert checkpoints == ["PRAGMA wal_checkpoint(PASSIVE)"] * 2  # after the 3rd and the 6th commit
+        with sqlite3.connect(database) as reader:
+            assert reader.execute("SELECT count(*) FROM item").fetchone() == (6,)
+    finally:
+        await engine.dispose()

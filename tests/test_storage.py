@@ -214,3 +214,15 @@ async def test_the_running_bot_saves_the_dialogue_before_each_request(bot: BotHa
     assert bot.runtime is not None
     middlewares = list(bot.runtime.bot.session.middleware)
     assert sum(isinstance(middleware, SaveDialoguesBeforeSpeaking) for middleware in middlewares) == 1
+
+
+async def test_a_read_after_an_unsaved_write_sees_the_write(storage: DatabaseStorage) -> None:
+    """Another dialogue's data written before its state is read (found by review: the read brought the
+    saved row back over the write, which was then lost)."""
+    await storage.set_data(KEY, {"old": 1})
+    async with remembering_dialogues():
+        await storage.set_data(KEY, {"a": 1})
+        assert await storage.get_state(KEY) is None
+        assert await storage.get_data(KEY) == {"a": 1}
+        assert await storage.update_data(KEY, {"b": 2}) == {"a": 1, "b": 2}
+    assert await DatabaseStorage(storage.session_factory).get_data(KEY) == {"a": 1, "b": 2}

@@ -3,9 +3,9 @@
 Images are re-encoded from their pixels: EXIF orientation applied, every metadata block dropped (EXIF with
 GPS, XMP, comments) except the ICC colour profile, which holds no personal data and keeps colours right.
 HEIC/HEIF becomes JPEG, WebP becomes JPEG (PNG when it has transparency), PNG stays PNG. PDFs are kept
-byte for byte. So is a JPEG that already is what re-encoding would make — nothing but a JFIF header, an
-optional colour profile and one baseline scan of a size we keep, as Telegram sends every photo: its
-re-encoding cost 7–10 ms of a photo step's CPU and a little quality, for nothing.
+byte for byte. So is a JPEG that already is what re-encoding would make — nothing but a JFIF header
+without a thumbnail, an optional colour profile, its tables and one baseline scan of a size we keep, as
+Telegram sends every photo: its re-encoding cost 7–10 ms of a photo step's CPU and a little quality.
 """
 
 from __future__ import annotations
@@ -138,41 +138,60 @@ def _decoded(data: bytes) -> tuple[Image.Image, bytes | None]:
         raise EvidenceError(EvidenceProblem.CORRUPT) from error
 
 
-# APP segments that hold no personal data: the JFIF header and the ICC colour profile.
-_PLAIN_JPEG_SEGMENTS = (("APP0", b"JFIF\x00"), ("APP2", b"ICC_PROFILE\x00"))
+# What a plain JPEG's segments before its scan may be, besides one JFIF header and ICC profile parts:
+# quantisation and Huffman tables, the restart interval, and one baseline frame (SOF0).
+_TABLE_MARKERS = frozenset({0xDB, 0xC4, 0xDD})
+_APP0, _APP2, _SOF0, _SOS = 0xE0, 0xE2, 0xC0, 0xDA
+_JFIF_HEADER_LENGTH = 14  # «JFIF\0», version, units, densities, and a thumbnail of 0×0
+# In a scan's data an FF byte is followed by 00 (a stuffed FF) or a restart marker (D0–D7), nothing else.
+_MARKER_IN_SCAN = re.compile(rb"\xff(?![\x00\xd0-\xd7])")
 
 
-# After the first scan's header, a marker other than a restart (D0–D7) or the end (D9): another scan,
-# and with it room for segments Pillow does not read. In the scan's data an FF byte is followed by 00.
-_MARKER_AFTER_SCAN = re.compile(rb"\xff[\xc0-\xcf\xd8\xda-\xfe]")
-
-
-def _one_scan_to_the_end(data: bytes) -> bool:
-    start = data.find(b"\xff\xda")
-    if start < 0 or not data.endswith(b"\xff\xd9"):  # bytes after the image's end could hide anything
-        return False
-    scan_data = start + 2 + int.from_bytes(data[start + 2 : start + 4], "big")
-    return _MARKER_AFTER_SCAN.search(data, scan_data, len(data) - 2) is None
+def _scan_data_start(data: bytes) -> int | None:
+    """Where the scan's data begins, when every segment before it is a plain one; else None."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    position, seen_jfif, seen_frame = 2, False, False
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        payload = data[position + 4 : position + 2 + length]
+        if length < 2 or len(payload) != length - 2:
+            return None
+        if marker == _SOS:
+            return position + 2 + length if seen_frame else None
+        if marker == _APP0:  # the JFIF header, once, without a thumbnail
+            if seen_jfif or len(payload) != _JFIF_HEADER_LENGTH or not payload.startswith(b"JFIF\x00"):
+                return None
+            if payload[12:14] != b"\x00\x00":
+                return None
+            seen_jfif = True
+        elif marker == _SOF0:
+            if seen_frame:
+                return None
+            seen_frame = True
+        elif not (marker in _TABLE_MARKERS or (marker == _APP2 and payload.startswith(b"ICC_PROFILE\x00"))):
+            return None  # EXIF, XMP, comments, other APPn, another frame type, …
+        position += 2 + length
+    return None
 
 
 def _is_plain_jpeg(data: bytes) -> bool:
-    """Nothing to strip or turn, not too big, and it decodes: kept as it came."""
-    if not _one_scan_to_the_end(data):
+    """A baseline JPEG of nothing but the image: SOI, a JFIF header without a thumbnail, ICC profile parts,
+    its tables and frame, one scan with its restart markers, and EOI as the file's last bytes. That is what
+    re-encoding would make: it is kept as it came, when it is not too big and it decodes."""
+    scan_data = _scan_data_start(data)
+    if scan_data is None or not data.endswith(b"\xff\xd9"):
         return False
+    if _MARKER_IN_SCAN.search(data, scan_data, len(data) - 2) is not None:
+        return False  # another scan, a segment after this one, or bytes after the image's end
     try:
         with Image.open(io.BytesIO(data)) as image:
-            plain = (
-                image.mode in ("RGB", "L")
-                and max(image.size) <= MAX_IMAGE_SIDE
-                and all(
-                    any(marker == name and payload.startswith(head) for name, head in _PLAIN_JPEG_SEGMENTS)
-                    for marker, payload in image.applist
-                )
-            )
-            if plain:
-                image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
-                image.load()  # every scan decoded (at 1/8 scale: fast): a broken file fails here
-            return plain
+            if image.mode not in ("RGB", "L") or max(image.size) > MAX_IMAGE_SIDE:
+                return False
+            image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+            image.load()  # the scan decoded (at 1/8 scale: fast): a broken file fails here
+            return True
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return False  # the full path gives the reason
 
