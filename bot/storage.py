@@ -7,10 +7,11 @@ Within one update (`remember_dialogues`, an update middleware outside aiogram's 
 read once, with the state aiogram asks for first, and kept current by the writes: a wizard step asks
 for its data three or four times, and /start clears a dialogue that is already empty. Its writes are
 saved together, in one transaction, before the bot next says anything (`SaveDialoguesBeforeSpeaking`,
-a middleware of the bot's requests) and when the update is handled (`save_dialogues_in_turn`): a step that set the state and data
-four times (the start of a submission) wrote four transactions, each waiting for SQLite's write lock.
-The person never sees a question whose dialogue is not saved yet, so a restart still loses nothing; a
-write that changes nothing is skipped. Outside an update (a test, a script) every write is saved at once.
+a middleware of the bot's requests) and when the update is handled (`save_dialogues_in_turn`): a step
+that set the state and data four times (the start of a submission) wrote four transactions, each
+waiting for SQLite's write lock. The person never sees a question whose dialogue is not saved yet, so
+a restart still loses nothing; a write that changes nothing is skipped. Outside an update (a test, a
+script) every write is saved at once.
 """
 
 from __future__ import annotations

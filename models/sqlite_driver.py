@@ -10,8 +10,9 @@ a SELECT (in WAL mode readers never wait for writers), anything inside a write t
 holds the write lock, commit and rollback. A statement that may have to wait for the lock — the first
 write of a transaction, DDL, pragmas — makes one trip to the database thread, so that SQLite's busy
 handler sleeps there and never blocks the loop; so does the WAL checkpoint, which SQLite would run
-inside a commit every 1,000 pages (10 ms here) and this adapter runs every CHECKPOINT_EVERY commits. The connection is therefore opened for use from both
-threads; it is never used by both at once (a session awaits each statement). A long read (the weekly
+inside a commit every 1,000 pages (10 ms here) and this adapter runs every CHECKPOINT_EVERY commits.
+The connection is therefore opened for use from both threads; it is never used by both at once (a
+session awaits each statement). A long read (the weekly
 digest reads a big school's week in about 0.1 s) holds the loop that long; in the thread it held the
 GIL for most of that anyway, turning rows into Python objects.
 
@@ -29,6 +30,7 @@ Everything else (pooling, dialect, transactions, errors) is SQLAlchemy's aiosqli
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections import deque
 from collections.abc import Callable
@@ -42,6 +44,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.util.concurrency import await_
+
+log = logging.getLogger(__name__)
 
 # The statements before which pysqlite begins a transaction (its "legacy" transaction control).
 _BEGINS_WRITE = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -203,16 +207,25 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def commit(self) -> None:
         """On the loop's thread: in WAL mode a commit waits for no lock (its fsync is 0.3–0.7 ms here).
         Every CHECKPOINT_EVERY commits of the database, a checkpoint follows in the database thread."""
+        if not self._in_transaction():
+            return
         try:
-            if self._in_transaction():
-                await_(_here(self._connection._conn.commit))
-                if _count_commit(self._database) % CHECKPOINT_EVERY == 0:
-                    checkpoint = "PRAGMA wal_checkpoint(PASSIVE)"
-                    await_(self._connection._execute(_run, self._connection._conn, checkpoint, None, False))
+            await_(_here(self._connection._conn.commit))
         except Exception as error:
             self._handle_exception(error)
         finally:
             self.give_turn_unless_writing()
+        if _count_commit(self._database) % CHECKPOINT_EVERY == 0:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """After the turn is given back, so that writers need not wait for it. The commit succeeded
+        whatever happens here: a failed checkpoint is only logged, and the next one copies more."""
+        checkpoint = "PRAGMA wal_checkpoint(PASSIVE)"
+        try:
+            await_(self._connection._execute(_run, self._connection._conn, checkpoint, None, False))
+        except sqlite3.Error as error:
+            log.warning("WAL checkpoint failed: %s", type(error).__name__)
 
     def rollback(self) -> None:
         try:
