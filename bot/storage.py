@@ -99,7 +99,7 @@ async def save_dialogues_in_turn(
 
 
 async def save_dialogues() -> None:
-    """Write what this update changed in its dialogues, in one transaction."""
+    """Write what this update changed in its dialogues, in one transaction (per storage)."""
     dialogues = _dialogues.get()
     if dialogues is None:
         return
@@ -161,9 +161,7 @@ class DatabaseStorage(BaseStorage):
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
-        record_key = self.key_builder.build(key)
-        if _recall(record_key, "state") != (True, value):
-            await self._save(record_key, state=value)
+        await self._save(self.key_builder.build(key), state=value)
 
     async def get_state(self, key: StorageKey) -> str | None:
         record_key = self.key_builder.build(key)
@@ -177,10 +175,7 @@ class DatabaseStorage(BaseStorage):
         return state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        text = _dump(data)
-        record_key = self.key_builder.build(key)
-        if _recall(record_key, "data") != (True, text):
-            await self._save(record_key, data=text)
+        await self._save(self.key_builder.build(key), data=_dump(data))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         return json.loads(await self._data_text(self.key_builder.build(key)))  # a fresh copy each time
@@ -192,8 +187,7 @@ class DatabaseStorage(BaseStorage):
         merged = json.loads(await self._data_text(record_key))
         merged.update(data)
         text = _dump(merged)
-        if _recall(record_key, "data") != (True, text):
-            await self._save(record_key, data=text)
+        await self._save(record_key, data=text)
         return json.loads(text)  # what the next get_data will return, not the caller's objects
 
     async def _data_text(self, record_key: str) -> str:
@@ -205,8 +199,10 @@ class DatabaseStorage(BaseStorage):
         return text or EMPTY_DATA
 
     async def _save(self, record_key: str, **values: str | None) -> None:
-        """Within an update: remembered, written with the update's other changes (`save_dialogues`);
-        outside one: written at once."""
+        """Within an update: remembered, written with the update's other changes (`save_dialogues`), and
+        nothing when the update knows the row holds these values already; outside one: written at once."""
+        if all(_recall(record_key, name) == (True, value) for name, value in values.items()):
+            return
         dialogues = _dialogues.get()
         if dialogues is None:
             async with self.session_factory.begin() as session:

@@ -83,6 +83,13 @@ async def _here(function: Callable[..., T], *args: Any) -> T:
     return function(*args)
 
 
+def _in_database_thread(
+    connection: aiosqlite.Connection, operation: str, parameters: Any = None, many: bool = False
+) -> _Result:
+    """One trip: the statement runs in the connection's aiosqlite thread, the loop goes on meanwhile."""
+    return await_(connection._execute(_run, connection._conn, operation, parameters, many))
+
+
 def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Result:
     """In the database thread: the statement, its rows and what the cursor knew, cursor closed."""
     cursor = connection.cursor()
@@ -152,7 +159,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                     writes = keyword.startswith(_BEGINS_WRITE)
                     if writes:
                         adapted.take_turn()
-                    result = await_(connection._execute(_run, connection._conn, operation, parameters, many))
+                    result = _in_database_thread(connection, operation, parameters, many)
                     if writes and (parameters or not many):  # an empty executemany wrote nothing
                         adapted.has_written = True
             finally:
@@ -223,7 +230,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         whatever happens here: a failed checkpoint is only logged, and the next one copies more."""
         checkpoint = "PRAGMA wal_checkpoint(PASSIVE)"
         try:
-            await_(self._connection._execute(_run, self._connection._conn, checkpoint, None, False))
+            _in_database_thread(self._connection, checkpoint)
         except sqlite3.Error as error:
             log.warning("WAL checkpoint failed: %s", type(error).__name__)
 
@@ -258,7 +265,7 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
         # SQLite's own checkpoint would run inside a commit, on the loop (10 ms here, far more on an SD
         # card): this adapter checkpoints in the database thread instead (OneTripConnection.commit).
         no_auto_checkpoint = "PRAGMA wal_autocheckpoint=0"
-        await_(adapted._connection._execute(_run, adapted._connection._conn, no_auto_checkpoint, None, False))
+        _in_database_thread(adapted._connection, no_auto_checkpoint)
         return OneTripConnection(self, adapted._connection, database)
 
 
