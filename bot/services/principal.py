@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlmodel import col, select
+from sqlalchemy import CompoundSelect, Integer, String, bindparam, literal, select, union_all
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import Account, GuardianLink, StaffAssignment, Student
@@ -54,61 +55,84 @@ async def load_principal(session: AsyncSession, account: Account | None) -> Prin
     return (await load_principals(session, [account.id]))[account.id]
 
 
-async def load_principals(session: AsyncSession, account_ids: Sequence[int]) -> dict[int, Principal]:
-    """What each of these accounts is to the school now, with three queries for all of them."""
-    assignments = (
-        await session.exec(
-            select(StaffAssignment).where(
-                col(StaffAssignment.account_id).in_(account_ids), col(StaffAssignment.active).is_(True)
-            )
-        )
-    ).all()
+def _roles_and_students() -> CompoundSelect:
+    """Staff roles, confirmed children (by name) and own student records of the accounts `account_ids`,
+    as rows (kind, account id, role, level, class id, student id, surname, name). Built once: it runs
+    for every update, and one prepared statement is a third of the cost of three built each time."""
+    account_ids = bindparam("account_ids", expanding=True)
+    no_text, no_id = literal(None, String), literal(None, Integer)
+    roles = select(
+        literal(_STAFF).label("kind"),
+        StaffAssignment.account_id,
+        StaffAssignment.role,
+        StaffAssignment.level,
+        StaffAssignment.class_id,
+        no_id.label("student_id"),
+        no_text.label("surname"),
+        no_text.label("name"),
+    ).where(col(StaffAssignment.account_id).in_(account_ids), col(StaffAssignment.active).is_(True))
     children = (
-        await session.exec(
-            select(GuardianLink.account_id, GuardianLink.student_id)
-            .join(Student, Student.id == GuardianLink.student_id)
-            .where(
-                col(GuardianLink.account_id).in_(account_ids),
-                GuardianLink.status == GuardianLinkStatus.CONFIRMED,
-                Student.status == StudentStatus.ACTIVE,
-            )
-            .order_by(Student.surname, Student.name)
+        select(
+            literal(_CHILD),
+            GuardianLink.account_id,
+            no_text,
+            no_text,
+            no_id,
+            Student.id,
+            Student.surname,
+            Student.name,
         )
-    ).all()
-    own_students = (
-        await session.exec(
-            select(Student.account_id, Student.id).where(
-                col(Student.account_id).in_(account_ids), Student.status == StudentStatus.ACTIVE
-            )
+        .join(Student, Student.id == GuardianLink.student_id)
+        .where(
+            col(GuardianLink.account_id).in_(account_ids),
+            GuardianLink.status == GuardianLinkStatus.CONFIRMED,
+            Student.status == StudentStatus.ACTIVE,
         )
-    ).all()
-    own_student_of: dict[int | None, int | None] = {}
-    for account_id, student_id in own_students:
-        own_student_of.setdefault(account_id, student_id)
-    return {
-        account_id: _principal(
-            account_id,
-            [a for a in assignments if a.account_id == account_id],
-            tuple(student_id for guardian_id, student_id in children if guardian_id == account_id),
-            own_student_of.get(account_id),
-        )
-        for account_id in account_ids
-    }
-
-
-def _principal(
-    account_id: int, assignments: list[StaffAssignment], children: tuple[int, ...], own_student_id: int | None
-) -> Principal:
-    return Principal(
-        account_id=account_id,
-        is_admin=any(a.role == StaffRole.ADMIN for a in assignments),
-        deputy_levels=frozenset(
-            SchoolLevel(a.level) for a in assignments if a.role == StaffRole.DEPUTY and a.level
-        ),
-        class_teacher_of=frozenset(
-            a.class_id for a in assignments if a.role == StaffRole.CLASS_TEACHER and a.class_id
-        ),
-        is_teacher=any(a.role == StaffRole.TEACHER for a in assignments),
-        own_student_id=own_student_id,
-        children=children,
     )
+    own_students = select(
+        literal(_OWN), Student.account_id, no_text, no_text, no_id, Student.id, no_text, no_text
+    ).where(col(Student.account_id).in_(account_ids), Student.status == StudentStatus.ACTIVE)
+    return union_all(roles, children, own_students).order_by("kind", "surname", "name", "student_id")
+
+
+_STAFF, _CHILD, _OWN = "1 staff", "2 child", "3 own"  # also the order of the rows
+_ROLES_AND_STUDENTS = _roles_and_students()
+
+
+async def load_principals(session: AsyncSession, account_ids: Sequence[int]) -> dict[int, Principal]:
+    """What each of these accounts is to the school now, in one statement."""
+    rows = await session.exec(_ROLES_AND_STUDENTS, params={"account_ids": list(account_ids)})
+    found: dict[int, _Found] = {account_id: _Found() for account_id in account_ids}
+    for kind, account_id, role, level, class_id, student_id, _surname, _name in rows:
+        mine = found[account_id]
+        if kind == _STAFF:
+            mine.roles.append((StaffRole(role), level, class_id))
+        elif kind == _CHILD:
+            mine.children.append(student_id)
+        elif mine.own_student_id is None:
+            mine.own_student_id = student_id
+    return {account_id: mine.principal(account_id) for account_id, mine in found.items()}
+
+
+@dataclass
+class _Found:
+    roles: list[tuple[StaffRole, str | None, int | None]] = field(default_factory=list)
+    children: list[int] = field(default_factory=list)  # by surname and name
+    own_student_id: int | None = None
+
+    def principal(self, account_id: int) -> Principal:
+        return Principal(
+            account_id=account_id,
+            is_admin=any(role == StaffRole.ADMIN for role, _level, _class in self.roles),
+            deputy_levels=frozenset(
+                SchoolLevel(level) for role, level, _class in self.roles if role == StaffRole.DEPUTY and level
+            ),
+            class_teacher_of=frozenset(
+                class_id
+                for role, _level, class_id in self.roles
+                if role == StaffRole.CLASS_TEACHER and class_id
+            ),
+            is_teacher=any(role == StaffRole.TEACHER for role, _level, _class in self.roles),
+            own_student_id=self.own_student_id,
+            children=tuple(self.children),
+        )
