@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from aiogram import Bot
@@ -30,10 +31,10 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
 from aiogram.methods import TelegramMethod
 from aiogram.types import TelegramObject
-from sqlalchemy import delete, update
+from sqlalchemy import Update, bindparam, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
@@ -45,6 +46,40 @@ EMPTY_DATA = "{}"
 
 # Dialects with INSERT ... ON CONFLICT DO UPDATE: one statement, no race between "exists?" and insert.
 _UPSERT_INSERTS: dict[str, Callable[..., Insert]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+# The statements are built once, on the table rather than the ORM class: building one (and its cache
+# key) and the ORM's bulk-insert path cost more than running it on SQLite, and a wizard step reads and
+# writes its dialogue on every update.
+_TABLE = FsmRecord.__table__
+_WHERE_KEY = _TABLE.c.key == bindparam("record_key")
+_READ_ROW = select(_TABLE.c.state, _TABLE.c.data).where(_WHERE_KEY)
+_READ_DATA = select(_TABLE.c.data).where(_WHERE_KEY)
+_READ_DATA_FOR_UPDATE = _READ_DATA.with_for_update()  # SELECT ... FOR UPDATE; SQLite ignores it
+_DELETE_IF_EMPTY = delete(_TABLE).where(_WHERE_KEY, _TABLE.c.state.is_(None), _TABLE.c.data == EMPTY_DATA)
+
+
+@cache
+def _upsert(dialect: str, names: tuple[str, ...]) -> Insert:
+    """INSERT of a whole row that, for an existing key, sets only the fields `names` (and the time)."""
+    if dialect not in _UPSERT_INSERTS:
+        raise NotImplementedError(f"DatabaseStorage has no upsert for the {dialect!r} dialect")
+    insert = _UPSERT_INSERTS[dialect](_TABLE).values(
+        key=bindparam("record_key"),
+        state=bindparam("state"),
+        data=bindparam("data"),
+        updated_at=bindparam("now"),
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["key"], set_={name: insert.excluded[name] for name in (*names, "updated_at")}
+    )
+
+
+@cache
+def _update(names: tuple[str, ...]) -> Update:
+    """UPDATE of the fields `names` (and the time) of the record, if it exists."""
+    new_values = {name: bindparam(f"new_{name}") for name in names}
+    return update(_TABLE).where(_WHERE_KEY).values(new_values | {"updated_at": bindparam("now")})
+
 
 Row = dict[str, str | None]  # "state" (str | None) and/or "data" (JSON text) of a record
 
@@ -168,8 +203,7 @@ class DatabaseStorage(BaseStorage):
         known, state = _recall(record_key, "state")
         if not known:
             async with self.session_factory() as session:
-                query = select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == record_key)
-                row = (await session.exec(query)).one_or_none()
+                row = (await session.exec(_READ_ROW, params={"record_key": record_key})).one_or_none()
             state, text = row if row is not None else (None, EMPTY_DATA)
             _remember_read(record_key, state=state, data=text)
         return state
@@ -226,31 +260,22 @@ class DatabaseStorage(BaseStorage):
         """Nothing to do: the engine is disposed by whoever created it."""
 
     async def _read_data(self, session: AsyncSession, record_key: str, *, for_update: bool = False) -> str:
-        query = select(FsmRecord.data).where(FsmRecord.key == record_key)
-        if for_update:
-            query = query.with_for_update()  # SELECT ... FOR UPDATE; SQLite ignores it
-        return (await session.exec(query)).one_or_none() or EMPTY_DATA
+        query = _READ_DATA_FOR_UPDATE if for_update else _READ_DATA
+        return (await session.exec(query, params={"record_key": record_key})).one_or_none() or EMPTY_DATA
 
     async def write(self, session: AsyncSession, record_key: str, **values: str | None) -> None:
         """Set `state` and/or `data` of the record; drop the record once it holds neither."""
-        now = utcnow()
+        names = tuple(sorted(values))
+        params: dict[str, Any] = {"record_key": record_key, "now": utcnow()}
         if any(value not in (None, EMPTY_DATA) for value in values.values()):
-            dialect = session.get_bind().dialect.name
-            if dialect not in _UPSERT_INSERTS:
-                raise NotImplementedError(f"DatabaseStorage has no upsert for the {dialect!r} dialect")
-            insert = _UPSERT_INSERTS[dialect](FsmRecord).values(
-                {"key": record_key, "state": None, "data": EMPTY_DATA, "updated_at": now} | values
-            )
-            await session.exec(
-                insert.on_conflict_do_update(index_elements=["key"], set_={**values, "updated_at": now})
-            )
+            upsert = _upsert(session.get_bind().dialect.name, names)
+            await session.exec(upsert, params=params | {"state": None, "data": EMPTY_DATA} | values)
             return
         # Clearing: update if present, then delete the row if nothing is left in it.
-        where_key = FsmRecord.key == record_key
-        await session.exec(update(FsmRecord).where(where_key).values({**values, "updated_at": now}))
         await session.exec(
-            delete(FsmRecord).where(where_key, col(FsmRecord.state).is_(None), FsmRecord.data == EMPTY_DATA)
+            _update(names), params=params | {f"new_{name}": value for name, value in values.items()}
         )
+        await session.exec(_DELETE_IF_EMPTY, params={"record_key": record_key})
 
 
 def create_storage(settings: Settings, session_factory: SessionFactory) -> BaseStorage:

@@ -10,11 +10,18 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.storage import DatabaseStorage, SaveDialoguesBeforeSpeaking, create_storage, remembering_dialogues
+from bot.storage import (
+    DatabaseStorage,
+    SaveDialoguesBeforeSpeaking,
+    _upsert,
+    create_storage,
+    remembering_dialogues,
+)
 from models.db import SessionFactory, create_engine, create_session_factory
 from models.fsm import FsmRecord
 from tests.harness import BotHarness
@@ -226,3 +233,15 @@ async def test_a_read_after_an_unsaved_write_sees_the_write(storage: DatabaseSto
         assert await storage.get_data(KEY) == {"a": 1}
         assert await storage.update_data(KEY, {"b": 2}) == {"a": 1, "b": 2}
     assert await DatabaseStorage(storage.session_factory).get_data(KEY) == {"a": 1, "b": 2}
+
+
+def test_the_upsert_sets_only_the_written_fields_on_postgresql_too() -> None:
+    # Built once per dialect and set of fields; SQLite runs in every test, PostgreSQL's SQL is read here.
+    state_only = str(_upsert("postgresql", ("state",)).compile(dialect=postgresql.dialect()))
+    assert (
+        "ON CONFLICT (key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
+        in state_only
+    )
+    assert "data = excluded.data" not in state_only  # a new state keeps the data saved before
+    with pytest.raises(NotImplementedError, match="mysql"):
+        _upsert("mysql", ("state",))
