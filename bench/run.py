@@ -47,6 +47,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[Figure]:
         # of a shared machine (with 250 it was the third-slowest update, and the echo bot's jumped 8 -> 210 ms).
         latency_users = max(10, args.users // 10)
         profile = args.out.parent / "bot.prof" if args.profile else None
+        if profile is not None:
+            profile.parent.mkdir(parents=True, exist_ok=True)  # cProfile writes it as the bot exits
         print(f"throughput: our bot, {args.users} users …", flush=True)
         ours = await throughput.run_ours(
             school, workdir, args.users, latency_users, args.concurrency, Mix(), profile

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,6 +14,9 @@ from models.base import utcnow
 
 # last_seen_at is a hint for the admin, not a log: refreshing it rarely spares a write per update.
 LAST_SEEN_RESOLUTION = timedelta(minutes=10)
+
+# Built once: it runs for every update, and building a statement costs more than running this one.
+_BY_TELEGRAM_ID = select(Account).where(Account.telegram_id == bindparam("telegram_id"))
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class TelegramProfile:
 
 async def touch_account(session: AsyncSession, profile: TelegramProfile, default_language: str) -> Account:
     """Find or create the account of a Telegram user and keep its profile and reachability current."""
-    account = (await session.exec(select(Account).where(Account.telegram_id == profile.telegram_id))).first()
+    account = (await session.exec(_BY_TELEGRAM_ID, params={"telegram_id": profile.telegram_id})).first()
     if account is None:
         account = Account(telegram_id=profile.telegram_id, language=default_language)
     now = utcnow()
