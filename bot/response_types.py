@@ -47,19 +47,24 @@ SERVING_METHODS: tuple[type[TelegramMethod[Any]], ...] = (
 )
 
 
+# The result type of a method -> the model of its answers. For the life of the process, like pydantic's
+# own cache: every bot a process creates (the tests create many) shares the models built once.
+_pinned: dict[Any, type[Response[Any]]] = {}
+
+
+def _pin(returning: Any) -> None:
+    if returning not in _pinned:
+        _pinned[returning] = Response[returning]  # type: ignore[valid-type]
+
+
 class PinResponseModels(BaseRequestMiddleware):
     def __init__(self) -> None:
-        self._models: dict[Any, type[Response[Any]]] = {}  # the method's result type -> its model
         for method in SERVING_METHODS:
             method.model_rebuild()  # builds a model whose build was deferred; nothing if built
-            self._pin(method.__returning__)
+            _pin(method.__returning__)
 
     async def __call__(
         self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
     ) -> Any:
-        self._pin(method.__returning__)
+        _pin(method.__returning__)
         return await make_request(bot, method)
-
-    def _pin(self, returning: Any) -> None:
-        if returning not in self._models:
-            self._models[returning] = Response[returning]  # type: ignore[valid-type]
