@@ -9,12 +9,11 @@ from aiogram import F, Router, html
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import ChildCb, row_id
 from bot.config import Settings
-from bot.keyboards import consent_card_keyboard, main_menu
+from bot.keyboards import InlineKeyboardBuilder, consent_card_keyboard, main_menu
 from bot.replies import answer_query, edit_or_answer
 from bot.services import access, audit
 from bot.services.consents import was_guardian_of, withdraw_consent

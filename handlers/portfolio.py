@@ -23,12 +23,11 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import PortfolioCb, PortfolioView
 from bot.config import Settings
-from bot.keyboards import BTN_PORTFOLIO, BTN_SUBMIT, main_menu
+from bot.keyboards import BTN_PORTFOLIO, BTN_SUBMIT, InlineKeyboardBuilder, main_menu
 from bot.replies import answer_query, edit_or_answer
 from bot.reports.portfolio_pdf import build_portfolio_pdf
 from bot.services import portfolio, portfolio_views, students

@@ -20,12 +20,11 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import RequestCb, row_id
 from bot.config import Settings
-from bot.keyboards import BTN_REQUEST, main_menu
+from bot.keyboards import BTN_REQUEST, InlineKeyboardBuilder, main_menu
 from bot.replies import edit_or_answer
 from bot.services import access, audit, results_requests, students
 from bot.services.principal import Principal

@@ -28,13 +28,12 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import PendingPageCb, ReviewCb, ReviewFieldCb, ReviewReasonCb, ReviewValueCb, row_id
 from bot.config import Settings
-from bot.keyboards import BTN_PENDING, main_menu
+from bot.keyboards import BTN_PENDING, InlineKeyboardBuilder, main_menu
 from bot.replies import answer_query, edit_markup, edit_message, edit_or_answer
 from bot.services import access, audit, submissions
 from bot.services.evidence import StoredFile

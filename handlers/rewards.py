@@ -16,14 +16,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import RewardCb, number, row_id
 from bot.config import Settings
 from bot.i18n_text import in_language
-from bot.keyboards import BTN_REWARD, main_menu
+from bot.keyboards import BTN_REWARD, InlineKeyboardBuilder, main_menu
 from bot.replies import edit_or_answer
 from bot.services import access, audit, rewards, submissions
 from bot.services.portfolio import paginate

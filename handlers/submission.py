@@ -18,13 +18,12 @@ from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.callbacks import SubmitCb, WithdrawCb, row_id
 from bot.config import Settings
-from bot.keyboards import BTN_SUBMIT, main_menu
+from bot.keyboards import BTN_SUBMIT, InlineKeyboardBuilder, main_menu
 from bot.replies import edit_or_answer
 from bot.services import access, audit, submissions
 from bot.services.evidence import (
