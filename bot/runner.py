@@ -19,6 +19,7 @@ from bot.app import create_bot, create_dispatcher, create_i18n
 from bot.background import Background
 from bot.config import Settings
 from bot.long_lived import freeze_long_lived
+from bot.response_types import build_serving_models
 from bot.storage import create_storage
 from models.db import SessionFactory, create_engine, create_session_factory
 
@@ -54,6 +55,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     storage_engine = create_engine(settings.database_url)
     storage = create_storage(settings, create_session_factory(storage_engine))
     bot = create_bot(settings)
+    build_serving_models(webhook=bool(settings.webhook_url))
     i18n = create_i18n(settings)
     background = Background(settings, session_factory, i18n)
     dispatcher = create_dispatcher(settings, session_factory, storage, background, i18n)

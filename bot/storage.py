@@ -77,7 +77,7 @@ def _upsert(dialect: str, names: tuple[str, ...]) -> Insert:
 @cache
 def _update(names: tuple[str, ...]) -> Update:
     """UPDATE of the fields `names` (and the time) of the record, if it exists."""
-    new_values = {name: bindparam(f"new_{name}") for name in names}
+    new_values = {name: bindparam(name) for name in names}
     return update(_TABLE).where(_WHERE_KEY).values(new_values | {"updated_at": bindparam("now")})
 
 
@@ -272,9 +272,7 @@ class DatabaseStorage(BaseStorage):
             await session.exec(upsert, params=params | {"state": None, "data": EMPTY_DATA} | values)
             return
         # Clearing: update if present, then delete the row if nothing is left in it.
-        await session.exec(
-            _update(names), params=params | {f"new_{name}": value for name, value in values.items()}
-        )
+        await session.exec(_update(names), params=params | values)
         await session.exec(_DELETE_IF_EMPTY, params={"record_key": record_key})
 
 

@@ -34,23 +34,28 @@ def test_the_markup_is_the_one_aiograms_builder_makes() -> None:
     assert [len(row) for row in ours["inline_keyboard"]] == [3, 2, 2, 3]  # «Ещё» joins the last row
 
 
-def test_buttons_are_not_copied_and_the_builder_keeps_its_own_rows() -> None:
+def test_buttons_are_shared_and_rows_copied() -> None:
     first, second = (InlineKeyboardButton(text=t, callback_data=t) for t in ("a", "b"))
     builder = InlineKeyboardBuilder()
     builder.add(first)
     builder.add(second)
-    markup = builder.as_markup()
-    assert markup.inline_keyboard[0][0] is first and markup.inline_keyboard[0][1] is second
 
-    markup.inline_keyboard[0].append(InlineKeyboardButton(text="c", callback_data="c"))
-    assert [button.text for button in builder.buttons] == ["a", "b"]  # the rows were copied
+    rows = builder.export()
+    assert rows[0][0] is first and rows[0][1] is second  # no copy of a button
+    rows[0].append(InlineKeyboardButton(text="c", callback_data="c"))
+    assert [button.text for button in builder.buttons] == ["a", "b"]  # the builder's rows are its own
+
+    copied = builder.copy()
+    assert isinstance(copied, InlineKeyboardBuilder) and list(copied.buttons) == [first, second]
 
 
 def test_no_module_uses_aiograms_builder_directly() -> None:
+    imports = ("aiogram.utils.keyboard", "from aiogram.utils import keyboard")
     uses = [
         str(path.relative_to(ROOT))
         for folder in ("bot", "handlers", "admin")
         for path in (ROOT / folder).rglob("*.py")
-        if "aiogram.utils.keyboard import" in path.read_text(encoding="utf-8")
+        if path != ROOT / "bot" / "keyboards.py"
+        and any(i in path.read_text(encoding="utf-8") for i in imports)
     ]
     assert uses == []
