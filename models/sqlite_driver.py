@@ -7,10 +7,14 @@ then the event loop, on another core as often as not: 0.1 ms here, where a state
 few microseconds, and under load the bot spent a third of its time waiting for those wake-ups
 (`make bench`). So a statement runs on the event loop's own thread whenever it cannot wait for a lock:
 a SELECT (in WAL mode readers never wait for writers), anything inside a write transaction that already
-holds the write lock, commit and rollback. A statement that may have to wait for the lock — the first
-write of a transaction, DDL, pragmas — makes one trip to the database thread, so that SQLite's busy
-handler sleeps there and never blocks the loop; so does the WAL checkpoint, which SQLite would run
-inside a commit every 1,000 pages (10 ms here) and this adapter runs every CHECKPOINT_EVERY commits.
+holds the write lock, commit and rollback. The first write of a transaction is tried there too, with
+SQLite told not to wait for the lock (busy timeout 0): it is free unless another process (the CLI, a
+restore) holds it, and only then does the write make one trip to the database thread, so that SQLite's
+busy handler sleeps there and never blocks the loop. (That first write used to make the trip every
+time: the transaction then held the process's turn while the loop ran other updates, 3–4 ms a
+transaction under load, and the other writers waited 30 ms at the median in `make bench`.) DDL and
+pragmas make the trip; so does the WAL checkpoint, which SQLite would run inside a commit every 1,000
+pages (10 ms here) and this adapter runs every CHECKPOINT_EVERY commits.
 The connection is therefore opened for use from both threads; it is never used by both at once (a
 session awaits each statement). A long read (the weekly
 digest reads a big school's week in about 0.1 s) holds the loop that long; in the thread it held the
@@ -106,6 +110,24 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
         cursor.close()
 
 
+def _run_if_unlocked(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> _Result | None:
+    """A transaction's first write, on the loop's thread, if SQLite's write lock is free now: SQLite is
+    told not to wait for it (busy timeout 0). None when another process holds the lock: then the write
+    waits in the database thread, with the connection's own busy timeout."""
+    (busy_timeout_ms,) = connection.execute("PRAGMA busy_timeout").fetchone()
+    connection.execute("PRAGMA busy_timeout = 0")
+    try:
+        return _run(connection, operation, parameters, many)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:  # extended codes: BUSY_RECOVERY, ...
+            return None
+        raise
+    finally:
+        connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+
+
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A buffered cursor: execute() leaves every row, the description, rowcount and lastrowid here."""
 
@@ -155,13 +177,14 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             try:
                 if keyword.startswith("SELECT") or adapted.holds_write_lock():
                     result = await_(_here(_run, connection._conn, operation, parameters, many))
-                else:
-                    writes = keyword.startswith(_BEGINS_WRITE)
-                    if writes:
-                        adapted.take_turn()
-                    result = _in_database_thread(connection, operation, parameters, many)
-                    if writes and (parameters or not many):  # an empty executemany wrote nothing
+                elif keyword.startswith(_BEGINS_WRITE):
+                    adapted.take_turn()
+                    found = await_(_here(_run_if_unlocked, connection._conn, operation, parameters, many))
+                    result = found or _in_database_thread(connection, operation, parameters, many)
+                    if parameters or not many:  # an empty executemany wrote nothing
                         adapted.has_written = True
+                else:
+                    result = _in_database_thread(connection, operation, parameters, many)
             finally:
                 adapted.give_turn_unless_writing()
         except Exception as error:

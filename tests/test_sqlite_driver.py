@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,9 @@ async def test_trips_only_for_statements_that_may_wait_for_the_write_lock(
             await connection.execute(text("INSERT INTO t VALUES (1)"))
             await connection.execute(text("INSERT INTO t VALUES (2)"))
             assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 2
-        # DDL and the transaction's first write may wait for the lock; the second write and the commit
-        # come when it is held
-        assert trips == ["_run", "_run"]
+        # DDL may wait for the lock; the transaction's first write is tried here and went through (no
+        # other process held the lock), the second write and the commit come when it is held
+        assert trips == ["_run"]
         async with engine.connect() as connection:
             assert (await connection.execute(text("SELECT sum(x) FROM t"))).scalar_one() == 3
     finally:
@@ -152,12 +153,13 @@ async def test_writers_take_turns_in_the_order_they_asked(tmp_path: Path) -> Non
         order: list[str] = []
 
         async def write(name: str, hold: asyncio.Event | None = None) -> None:
-            async with engine.begin() as connection:
+            async with engine.connect() as connection:
                 await connection.execute(text("INSERT INTO item (name) VALUES (:name)"), {"name": name})
                 order.append(f"{name} wrote")
                 if hold is not None:
                     await hold.wait()
-            order.append(f"{name} committed")
+                await connection.commit()
+                order.append(f"{name} committed")
 
         hold = asyncio.Event()
         first = asyncio.create_task(write("first", hold))
@@ -268,3 +270,32 @@ async def test_checkpoints_run_in_the_database_thread_every_so_many_commits(
             assert reader.execute("SELECT count(*) FROM item").fetchone() == (6,)
     finally:
         await engine.dispose()
+
+
+def test_a_first_write_is_tried_without_waiting_and_the_busy_timeout_is_kept(tmp_path: Path) -> None:
+    database = tmp_path / "try.sqlite3"
+    other = sqlite3.connect(database, isolation_level=None)
+    ours = sqlite3.connect(database, timeout=5)  # pysqlite's legacy transactions, as the adapter's
+    try:
+        other.execute("PRAGMA journal_mode=WAL")
+        other.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+
+        started = time.perf_counter()
+        assert (
+            sqlite_driver._run_if_unlocked(ours, "INSERT INTO item (name) VALUES ('ours')", None, False)
+            is None
+        )
+        assert time.perf_counter() - started < 1  # not the 5 s busy timeout: it did not wait
+        assert ours.execute("PRAGMA busy_timeout").fetchone() == (5000,)
+
+        other.execute("COMMIT")
+        written = sqlite_driver._run_if_unlocked(ours, "INSERT INTO item (name) VALUES ('ours')", None, False)
+        assert written is not None and written[1] == 1  # one row, through at once now
+        ours.commit()
+        with pytest.raises(sqlite3.IntegrityError):  # any other error is the statement's own
+            sqlite_driver._run_if_unlocked(ours, "INSERT INTO item (name) VALUES ('ours')", None, False)
+        assert ours.execute("PRAGMA busy_timeout").fetchone() == (5000,)
+    finally:
+        ours.close()
+        other.close()
