@@ -117,11 +117,12 @@ def _run_if_unlocked(
     told not to wait for it (busy timeout 0). None when another process holds the lock: then the write
     waits in the database thread, with the connection's own busy timeout."""
     (busy_timeout_ms,) = connection.execute("PRAGMA busy_timeout").fetchone()
-    connection.execute("PRAGMA busy_timeout = 0")
     try:
+        connection.execute("PRAGMA busy_timeout = 0")
         return _run(connection, operation, parameters, many)
     except sqlite3.OperationalError as error:
-        if error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:  # extended codes: BUSY_RECOVERY, ...
+        # Extended codes (BUSY_RECOVERY, ...) too; Python's own errors (undecodable text) carry no code.
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY:
             return None
         raise
     finally:

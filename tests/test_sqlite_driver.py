@@ -221,8 +221,9 @@ async def test_the_turn_comes_back_after_rollback_failure_and_close(
 
 
 async def test_an_empty_executemany_does_not_count_as_holding_the_write_lock(tmp_path: Path) -> None:
-    """Python's sqlite3 begins a transaction for it and writes nothing: the next write must still go
-    to the database thread, where waiting for another process's lock blocks no one (found by review)."""
+    """Python's sqlite3 begins a transaction for it and writes nothing: the next write is still the
+    transaction's first, tried without waiting and sent to the database thread if another process holds
+    the lock, where waiting for it blocks no one (found by review)."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}")
     try:
         async with engine.begin() as connection:
@@ -295,6 +296,9 @@ def test_a_first_write_is_tried_without_waiting_and_the_busy_timeout_is_kept(tmp
         ours.commit()
         with pytest.raises(sqlite3.IntegrityError):  # any other error is the statement's own
             sqlite_driver._run_if_unlocked(ours, "INSERT INTO item (name) VALUES ('ours')", None, False)
+        undecodable = "INSERT INTO item (name) VALUES (CAST(x'ff' AS TEXT)) RETURNING name"
+        with pytest.raises(sqlite3.OperationalError, match="decode"):  # Python's own, with no SQLite code
+            sqlite_driver._run_if_unlocked(ours, undecodable, None, False)
         assert ours.execute("PRAGMA busy_timeout").fetchone() == (5000,)
     finally:
         ours.close()
