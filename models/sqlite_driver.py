@@ -180,8 +180,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                     result = await_(_here(_run, connection._conn, operation, parameters, many))
                 elif keyword.startswith(_BEGINS_WRITE):
                     adapted.take_turn()
-                    found = await_(_here(_run_if_unlocked, connection._conn, operation, parameters, many))
-                    result = found or _in_database_thread(connection, operation, parameters, many)
+                    result = await_(_here(_run_if_unlocked, connection._conn, operation, parameters, many))
+                    if result is None:  # another process holds the lock: wait for it in the database thread
+                        result = _in_database_thread(connection, operation, parameters, many)
                     if parameters or not many:  # an empty executemany wrote nothing
                         adapted.has_written = True
                 else:
